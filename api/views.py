@@ -1,0 +1,291 @@
+"""API views: validate input, call one service or selector, serialize. No domain rules here."""
+
+import django_filters
+from django.contrib.auth import authenticate
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api import serializers as s
+from cases import selectors, services
+from cases.models import Case, Family, Organisation, OrganisationMembership, Service, User
+from consent import policy
+
+UUID_REGEX = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
+class IsWorker(BasePermission):
+    """An active worker of some organisation (not a family member, auditor or coordinator)."""
+
+    message = _("Only workers of an organisation can do this.")
+
+    def has_permission(self, request, view):
+        return bool(
+            request.user
+            and request.user.is_authenticated
+            and OrganisationMembership.objects.filter(
+                user=request.user, is_active=True, role=OrganisationMembership.Role.WORKER
+            ).exists()
+        )
+
+
+class TokenView(APIView):
+    """Exchange a username and password for an API token."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        request=s.TokenRequestSerializer,
+        responses={200: s.TokenResponseSerializer, 400: OpenApiResponse(description="Bad input")},
+        auth=[],
+    )
+    def post(self, request):
+        data = s.TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
+        if user is None or not user.is_active:
+            raise AuthenticationFailed(_("Wrong username or password."))
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+class MeView(APIView):
+    """Who am I: my organisations and roles, and the families I belong to."""
+
+    @extend_schema(responses=s.MeSerializer)
+    def get(self, request):
+        user = (
+            User.objects.prefetch_related(
+                Prefetch(
+                    "memberships",
+                    queryset=OrganisationMembership.objects.filter(is_active=True).select_related(
+                        "organisation"
+                    ),
+                    to_attr="active_memberships",
+                ),
+                "family_memberships",
+            )
+        ).get(pk=request.user.pk)
+        return Response(s.MeSerializer(user).data)
+
+
+class OrganisationFilter(django_filters.FilterSet):
+    class Meta:
+        model = Organisation
+        fields = ["kind", "area", "municipality"]
+
+
+class OrganisationViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.OrganisationSerializer
+    filterset_class = OrganisationFilter
+    lookup_value_regex = UUID_REGEX
+
+    def get_queryset(self):
+        return selectors.organisation_list()
+
+
+class WorkerFilter(django_filters.FilterSet):
+    organisation = django_filters.UUIDFilter(field_name="memberships__organisation")
+
+    class Meta:
+        model = User
+        fields = ["organisation"]
+
+
+class WorkerViewSet(viewsets.ReadOnlyModelViewSet):
+    """The directory of workers, so that a handover or an invitation can name one."""
+
+    serializer_class = s.WorkerSerializer
+    filterset_class = WorkerFilter
+    lookup_value_regex = UUID_REGEX
+
+    def get_queryset(self):
+        return selectors.worker_list()
+
+
+class ServiceFilter(django_filters.FilterSet):
+    municipality = django_filters.UUIDFilter(field_name="municipalities")
+    age = django_filters.NumberFilter(method="filter_age", label="Child's age in years")
+    q = django_filters.CharFilter(method="filter_text", label="Free text")
+
+    class Meta:
+        model = Service
+        fields = ["municipality", "category", "low_threshold", "organisation"]
+
+    def filter_age(self, queryset, name, value):
+        return queryset.filter(min_age__lte=value, max_age__gte=value)
+
+    def filter_text(self, queryset, name, value):
+        return selectors.service_search(queryset, value)
+
+
+class ServiceViewSet(viewsets.ReadOnlyModelViewSet):
+    """The public service catalogue of the family centres."""
+
+    serializer_class = s.ServiceSerializer
+    filterset_class = ServiceFilter
+    permission_classes = [AllowAny]
+    lookup_value_regex = UUID_REGEX
+
+    def get_queryset(self):
+        return selectors.service_list()
+
+
+class FamilyFilter(django_filters.FilterSet):
+    class Meta:
+        model = Family
+        fields = ["municipality"]
+
+
+class FamilyViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Families whose basic data the user may read through a case."""
+
+    serializer_class = s.FamilySerializer
+    filterset_class = FamilyFilter
+    lookup_value_regex = UUID_REGEX
+
+    def get_queryset(self):
+        return selectors.family_list(user=self.request.user)
+
+    @extend_schema(request=s.FamilyCreateSerializer, responses={201: s.FamilySerializer})
+    def create(self, request):
+        """Register a family and open its case, with you as the responsible worker."""
+        if not IsWorker().has_permission(request, self):
+            raise PermissionDenied(IsWorker.message)
+        data = s.FamilyCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        family = services.family_create(actor=request.user, **data.validated_data)
+        family = self.get_queryset().get(pk=family.pk)
+        return Response(s.FamilySerializer(family).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.FamilyUpdateSerializer, responses=s.FamilySerializer)
+    def partial_update(self, request, pk=None):
+        family = self.get_object()
+        if not policy.cases_for_user(request.user, need=policy.CHANGE).filter(family=family).exists():
+            raise PermissionDenied(_("Only the responsible worker can change the family."))
+        data = s.FamilyUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.family_update(actor=request.user, family=family, data=data.validated_data)
+        return Response(s.FamilySerializer(self.get_queryset().get(pk=family.pk)).data)
+
+
+class CaseFilter(django_filters.FilterSet):
+    class Meta:
+        model = Case
+        fields = ["status", "family"]
+
+
+class CaseViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Coordination cases the user may see."""
+
+    serializer_class = s.CaseSerializer
+    filterset_class = CaseFilter
+    lookup_value_regex = UUID_REGEX
+
+    def get_queryset(self):
+        return selectors.case_list(user=self.request.user)
+
+    def get_object(self):
+        return selectors.case_get(user=self.request.user, case_id=self.kwargs["pk"])
+
+    @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseSerializer})
+    def create(self, request):
+        """Open a new case for a family whose earlier case is closed."""
+        if not IsWorker().has_permission(request, self):
+            raise PermissionDenied(IsWorker.message)
+        data = s.CaseCreateSerializer(
+            data=request.data, families=policy.families_for_user(request.user)
+        )
+        data.is_valid(raise_exception=True)
+        case = services.case_open(actor=request.user, **data.validated_data)
+        return Response(
+            s.CaseSerializer(selectors.case_get(user=request.user, case_id=case.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=s.CaseUpdateSerializer, responses=s.CaseSerializer)
+    def partial_update(self, request, pk=None):
+        case = selectors.case_get(user=request.user, case_id=pk, need=policy.CHANGE)
+        data = s.CaseUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.case_update(actor=request.user, case=case, **data.validated_data)
+        return Response(s.CaseSerializer(selectors.case_get(user=request.user, case_id=pk)).data)
+
+    @extend_schema(request=s.CaseCloseSerializer, responses=s.CaseSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        """Close the case with a reason; the records and their history are kept."""
+        case = selectors.case_get(user=request.user, case_id=pk, need=policy.CHANGE)
+        data = s.CaseCloseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.case_close(actor=request.user, case=case, reason=data.validated_data["reason"])
+        return Response(s.CaseSerializer(selectors.case_get(user=request.user, case_id=pk)).data)
+
+
+class HandoverViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Handovers of one case: proposed by the responsible worker, accepted by the receiver."""
+
+    serializer_class = s.HandoverSerializer
+    lookup_value_regex = UUID_REGEX
+    queryset = Case.objects.none()  # for the schema; get_queryset filters per user
+
+    def get_case(self, need: str = policy.VIEW) -> Case:
+        return selectors.case_get(user=self.request.user, case_id=self.kwargs["case_pk"], need=need)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Case.objects.none()
+        return selectors.handover_list(case=self.get_case())
+
+    @extend_schema(request=s.HandoverProposeSerializer, responses={201: s.HandoverSerializer})
+    def create(self, request, case_pk=None):
+        """Propose that another worker takes over responsibility for the case."""
+        case = self.get_case(need=policy.CHANGE)
+        data = s.HandoverProposeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        handover = services.handover_propose(actor=request.user, case=case, **data.validated_data)
+        return Response(
+            s.HandoverSerializer(self.get_queryset().get(pk=handover.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=None, responses=s.HandoverSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, case_pk=None, pk=None):
+        """Accept the handover: you become the responsible worker at once."""
+        handover = get_object_or_404(self.get_queryset(), pk=pk)
+        services.handover_accept(actor=request.user, handover=handover)
+        return Response(s.HandoverSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(request=None, responses=s.HandoverSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request, case_pk=None, pk=None):
+        """Decline (receiver) or withdraw (proposer) the handover."""
+        handover = get_object_or_404(self.get_queryset(), pk=pk)
+        handover = services.handover_decline(actor=request.user, handover=handover)
+        return Response(s.HandoverSerializer(handover).data)

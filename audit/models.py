@@ -1,0 +1,1 @@
+"""Access and disclosure events live here; change history comes from django-auditlog."""

@@ -1,0 +1,101 @@
+"""The Finnish personal identity code (henkilötunnus): validation, encryption at rest, blind index."""
+
+import datetime
+import hashlib
+import hmac
+import re
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+CHECK_CHARACTERS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+CENTURY_SIGNS = {
+    "+": 1800,
+    "-": 1900, "Y": 1900, "X": 1900, "W": 1900, "V": 1900, "U": 1900,  # fmt: skip
+    "A": 2000, "B": 2000, "C": 2000, "D": 2000, "E": 2000, "F": 2000,  # fmt: skip
+}
+_PATTERN = re.compile(r"^(\d{2})(\d{2})(\d{2})([-+A-FU-Y])(\d{3})([0-9A-Y])$")
+
+
+def normalise_identity_code(value: str) -> str:
+    return value.strip().upper()
+
+
+def validate_identity_code(value: str) -> None:
+    """Raise ValidationError unless value is a well-formed identity code with a valid checksum.
+
+    The message never repeats the code itself: it must not reach logs or error reports.
+    """
+    code = normalise_identity_code(value)
+    match = _PATTERN.match(code)
+    if not match:
+        raise ValidationError(
+            _("Enter a personal identity code in the form DDMMYYCZZZQ, e.g. 010101A123N."),
+            code="invalid_format",
+        )
+    day, month, year, sign, individual, check = match.groups()
+    try:
+        datetime.date(CENTURY_SIGNS[sign] + int(year), int(month), int(day))
+    except ValueError:
+        raise ValidationError(
+            _("The personal identity code has an impossible birth date."), code="invalid_date"
+        ) from None
+    if int(individual) < 2:
+        raise ValidationError(
+            _("The personal identity code has an invalid individual number."),
+            code="invalid_individual_number",
+        )
+    expected = CHECK_CHARACTERS[int(day + month + year + individual) % 31]
+    if check != expected:
+        raise ValidationError(
+            _("The check character of the personal identity code does not match."),
+            code="invalid_checksum",
+        )
+
+
+def birth_date_from_identity_code(value: str) -> datetime.date:
+    code = normalise_identity_code(value)
+    validate_identity_code(code)
+    return datetime.date(CENTURY_SIGNS[code[6]] + int(code[4:6]), int(code[2:4]), int(code[0:2]))
+
+
+@cache
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key.encode()) for key in keys])
+
+
+def fernet() -> MultiFernet:
+    """The first key encrypts; every configured key decrypts, so keys can rotate."""
+    return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS))
+
+
+def blind_index(value: str) -> str:
+    """Keyed HMAC of the normalised code: equal codes match, the code itself cannot be read."""
+    key = settings.BLIND_INDEX_KEY.encode()
+    return hmac.new(key, normalise_identity_code(value).encode(), hashlib.sha256).hexdigest()
+
+
+class EncryptedTextField(models.TextField):
+    """A text field stored as Fernet ciphertext; Python code only ever sees the plain text."""
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or value == "":
+            return value
+        try:
+            return fernet().decrypt(value.encode()).decode()
+        except InvalidToken:
+            raise ValueError("Cannot decrypt a field value with the configured keys.") from None
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return fernet().encrypt(value.encode()).decode()
+
+    def value_to_string(self, obj):
+        # Serialisation (dumpdata, change history) never shows the plain value.
+        return "********" if self.value_from_object(obj) else ""

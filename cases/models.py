@@ -1,0 +1,338 @@
+"""The case domain: areas, organisations, services, workers, families, cases and handovers."""
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from cases.identity_code import EncryptedTextField, blind_index, validate_identity_code
+from consent.categories import Category, view_permission
+
+
+class User(AbstractUser):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+
+
+class Area(models.Model):
+    """A family-centre area (perhekeskusalue)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("family-centre area")
+        verbose_name_plural = _("family-centre areas")
+
+    def __str__(self):
+        return self.name
+
+
+class Municipality(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    name_sv = models.CharField(_("name in Swedish"), max_length=200, blank=True)
+    area = models.ForeignKey(
+        Area, on_delete=models.PROTECT, related_name="municipalities", verbose_name=_("area")
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("municipality")
+        verbose_name_plural = _("municipalities")
+
+    def __str__(self):
+        return self.name
+
+
+class Organisation(models.Model):
+    """An actor at the level of one register unit."""
+
+    class Kind(models.TextChoices):
+        WELLBEING_AREA = "wellbeing_area", _("Wellbeing services county service")
+        MUNICIPALITY = "municipality", _("Municipal service")
+        NGO = "ngo", _("Non-governmental organisation")
+        PARISH = "parish", _("Parish")
+        KELA = "kela", _("Kela")
+        PRIVATE = "private", _("Private provider")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.SlugField(_("code"), max_length=80, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    area = models.ForeignKey(
+        Area, on_delete=models.PROTECT, null=True, blank=True, related_name="organisations"
+    )
+    municipality = models.ForeignKey(
+        Municipality,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="organisations",
+    )
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+
+    def __str__(self):
+        return self.name
+
+
+class OrganisationMembership(models.Model):
+    """A user's place in an organisation: a worker, an auditor or a coordinator."""
+
+    class Role(models.TextChoices):
+        WORKER = "worker", _("Worker")
+        AUDITOR = "auditor", _("Auditor")
+        COORDINATOR = "coordinator", _("Coordinator")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.WORKER)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["organisation__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organisation", "role"], name="unique_membership_role"
+            )
+        ]
+        indexes = [models.Index(fields=["user", "is_active"])]
+        verbose_name = _("organisation membership")
+        verbose_name_plural = _("organisation memberships")
+
+    def __str__(self):
+        return f"{self.user} @ {self.organisation} ({self.role})"
+
+
+class Service(models.Model):
+    """One entry in the family-centre service catalogue."""
+
+    class Category(models.TextChoices):
+        HEALTH = "health", _("Health")
+        SOCIAL = "social", _("Social services")
+        FAMILY_SUPPORT = "family_support", _("Family support")
+        EARLY_CHILDHOOD = "early_childhood", _("Early childhood education")
+        EDUCATION = "education", _("Education")
+        YOUTH = "youth", _("Youth work")
+        LEISURE = "leisure", _("Leisure")
+        FINANCIAL = "financial", _("Financial support")
+        MENTAL_HEALTH = "mental_health", _("Mental health and substance abuse")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="services"
+    )
+    name_fi = models.CharField(_("name in Finnish"), max_length=200)
+    name_sv = models.CharField(_("name in Swedish"), max_length=200, blank=True)
+    name_en = models.CharField(_("name in English"), max_length=200, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    category = models.CharField(_("category"), max_length=30, choices=Category.choices)
+    min_age = models.PositiveSmallIntegerField(_("minimum age"), default=0)
+    max_age = models.PositiveSmallIntegerField(_("maximum age"), default=17)
+    municipalities = models.ManyToManyField(Municipality, related_name="services", blank=True)
+    contact = models.CharField(_("contact"), max_length=300, blank=True)
+    low_threshold = models.BooleanField(_("low threshold"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name_fi"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_age__lte=models.F("max_age")), name="service_age_range"
+            )
+        ]
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+
+    def __str__(self):
+        return self.name_fi
+
+
+class Family(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(_("family name"), max_length=200)
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.PROTECT, related_name="families"
+    )
+    joint_custody = models.BooleanField(_("joint custody"), default=False)
+    recorded_by = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="recorded_families",
+        help_text=_("The organisation whose record this family is."),
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("family")
+        verbose_name_plural = _("families")
+
+    def __str__(self):
+        return self.name
+
+
+class FamilyMember(models.Model):
+    class Role(models.TextChoices):
+        GUARDIAN = "guardian", _("Guardian")
+        CHILD = "child", _("Child")
+        OTHER = "other", _("Other")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    family = models.ForeignKey(Family, on_delete=models.CASCADE, related_name="members")
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    first_name = models.CharField(_("first name"), max_length=150)
+    last_name = models.CharField(_("last name"), max_length=150)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    identity_code = EncryptedTextField(
+        _("personal identity code"), blank=True, validators=[validate_identity_code]
+    )
+    identity_code_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    user = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="family_memberships",
+        help_text=_("The portal account of this family member, if any."),
+    )
+
+    class Meta:
+        ordering = ["role", "birth_date", "id"]
+        verbose_name = _("family member")
+        verbose_name_plural = _("family members")
+
+    def __str__(self):
+        return f"{self.first_name} {self.last_name}"
+
+    def save(self, *args, **kwargs):
+        self.identity_code = (self.identity_code or "").strip().upper()
+        self.identity_code_index = blind_index(self.identity_code) if self.identity_code else ""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "identity_code" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "identity_code_index"}
+        super().save(*args, **kwargs)
+
+
+class Case(models.Model):
+    """The coordination case of one family; an open case has exactly one responsible worker."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    family = models.ForeignKey(Family, on_delete=models.PROTECT, related_name="cases")
+    responsible_worker = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="responsible_cases",
+    )
+    responsible_organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="responsible_cases",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    opening_reason = models.TextField(_("reason for opening"), blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closing_reason = models.TextField(_("reason for closing"), blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "id"]
+        permissions = [
+            (view_permission(category), f"Can view {category} data of the case")
+            for category in Category.values
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="closed")
+                | Q(responsible_worker__isnull=False, responsible_organisation__isnull=False),
+                name="open_case_has_responsible_worker",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open") | (Q(closed_at__isnull=False) & ~Q(closing_reason="")),
+                name="closed_case_has_time_and_reason",
+            ),
+            models.UniqueConstraint(
+                fields=["family"], condition=Q(status="open"), name="one_open_case_per_family"
+            ),
+        ]
+        indexes = [models.Index(fields=["responsible_worker", "status"])]
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+
+    def __str__(self):
+        return f"{self.family} ({self.get_status_display()})"
+
+
+class CaseUserObjectPermission(UserObjectPermissionBase):
+    """django-guardian's per-case user permissions, in a direct foreign-key table."""
+
+    content_object = models.ForeignKey(Case, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        indexes = [models.Index(fields=["user", "permission", "content_object"])]
+
+
+class CaseGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Case, on_delete=models.CASCADE)
+
+
+class Handover(models.Model):
+    """A proposal to hand a case's responsibility to another worker; kept as history."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Proposed")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="handovers")
+    from_worker = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    to_worker = models.ForeignKey(User, on_delete=models.PROTECT, related_name="handovers_to")
+    to_organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    message = models.TextField(_("message"), blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    proposed_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(status="proposed"), name="one_open_handover_per_case"
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_worker=models.F("to_worker")), name="handover_to_another_worker"
+            ),
+        ]
+        verbose_name = _("handover")
+        verbose_name_plural = _("handovers")
+
+    def __str__(self):
+        return f"{self.case_id}: {self.from_worker} -> {self.to_worker} ({self.status})"
