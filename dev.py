@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Set up and run Koordinointi with nothing but Python 3.11 and pip.
+
+    python3 dev.py serve   # venv, install, migrate, demo data, serve on http://127.0.0.1:8000
+    python3 dev.py test    # venv, install, run the whole test suite (extra args go to pytest)
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+
+
+def run(*args: str) -> None:
+    print("+", " ".join(args), flush=True)
+    subprocess.run(args, cwd=ROOT, check=True)
+
+
+def install(extras: str) -> None:
+    """Create the venv and install the project, skipping pip when pyproject.toml is unchanged."""
+    if not PYTHON.exists():
+        run(sys.executable, "-m", "venv", str(VENV))
+        run(str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    stamp = VENV / f".installed-{digest[:16]}"
+    if not stamp.exists():
+        target = f".[{extras}]" if extras else "."
+        run(str(PYTHON), "-m", "pip", "install", "--quiet", "--editable", target)
+        stamp.touch()
+
+
+def serve() -> None:
+    install("")
+    run(str(PYTHON), "manage.py", "migrate", "--no-input")
+    run(str(PYTHON), "manage.py", "seed_demo")
+    run(str(PYTHON), "manage.py", "runserver", "127.0.0.1:8000")
+
+
+def test(pytest_args: list[str]) -> None:
+    install("test")
+    run(str(PYTHON), "-m", "pytest", *pytest_args)
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"serve", "test"}:
+        sys.exit(__doc__)
+    try:
+        if sys.argv[1] == "serve":
+            serve()
+        else:
+            test(sys.argv[2:])
+    except subprocess.CalledProcessError as error:
+        sys.exit(error.returncode)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
