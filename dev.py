@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Set up and run Koordinointi with nothing but Python 3.11 and pip.
 
-    python3 dev.py serve   # venv, install, migrate, demo data, serve on http://127.0.0.1:8000
-    python3 dev.py test    # venv, install, run the whole test suite (extra args go to pytest)
+python3 dev.py serve   # venv, install, migrate, demo data, serve on http://127.0.0.1:8000
+python3 dev.py test    # venv, install, run the whole test suite (extra args go to pytest)
 """
 
 import hashlib
@@ -19,7 +19,7 @@ PYTHON = BIN / "python"
 
 def run(*args: str) -> None:
     print("+", " ".join(args), flush=True)
-    subprocess.run(args, cwd=ROOT, check=True)
+    subprocess.run(args, cwd=ROOT, check=True)  # noqa: S603 - our own fixed commands
 
 
 def install(extras: str) -> None:

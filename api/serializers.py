@@ -10,12 +10,17 @@ from cases.models import (
     Family,
     FamilyMember,
     Handover,
+    Invitation,
     Municipality,
+    NetworkMember,
+    Note,
     Organisation,
     OrganisationMembership,
+    Plan,
     Service,
     User,
 )
+from consent.categories import Category
 
 
 class UserRefSerializer(serializers.ModelSerializer):
@@ -139,14 +144,49 @@ class FamilyMemberSerializer(serializers.ModelSerializer):
         return bool(member.identity_code_index)
 
 
-class FamilySerializer(serializers.ModelSerializer):
+class GatedSerializer(serializers.ModelSerializer):
+    """Leaves out the fields of data categories the user may not read (absent, not null).
+
+    The view puts {object id: Access} into the context as "access"; `gated_fields` maps each
+    gated field to its data category.
+    """
+
+    gated_fields: dict = {}
+
+    def access_key(self, instance):
+        return instance.pk
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        access = self.context["access"].get(self.access_key(instance))
+        for name, category in self.gated_fields.items():
+            if access is None or not access.can_read(category):
+                data.pop(name, None)
+        return data
+
+
+class FamilySerializer(GatedSerializer):
     municipality = MunicipalityRefSerializer(read_only=True)
     recorded_by = OrganisationRefSerializer(read_only=True)
     members = FamilyMemberSerializer(many=True, read_only=True)
+    gated_fields = {
+        "name": "basic",
+        "municipality": "basic",
+        "joint_custody": "basic",
+        "members": "basic",
+    }
 
     class Meta:
         model = Family
-        fields = ["id", "name", "municipality", "joint_custody", "recorded_by", "members", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "municipality",
+            "joint_custody",
+            "recorded_by",
+            "members",
+            "created_at",
+        ]
 
 
 class FamilyCreateSerializer(serializers.Serializer):
@@ -179,10 +219,14 @@ class FamilyRefSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "municipality"]
 
 
-class CaseSerializer(serializers.ModelSerializer):
+class CaseSerializer(GatedSerializer):
     family = FamilyRefSerializer(read_only=True)
     responsible_worker = UserRefSerializer(read_only=True)
     responsible_organisation = OrganisationRefSerializer(read_only=True)
+    categories = serializers.SerializerMethodField(
+        help_text=_("The data categories of this case that you may read.")
+    )
+    gated_fields = {"family": "basic", "opening_reason": "basic"}
 
     class Meta:
         model = Case
@@ -196,7 +240,12 @@ class CaseSerializer(serializers.ModelSerializer):
             "opened_at",
             "closed_at",
             "closing_reason",
+            "categories",
         ]
+
+    def get_categories(self, case) -> list[str]:
+        access = self.context["access"].get(case.pk)
+        return sorted(access.categories) if access else []
 
 
 class CaseCreateSerializer(serializers.Serializer):
@@ -260,3 +309,123 @@ class TokenResponseSerializer(serializers.Serializer):
 
 class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
+
+
+class NetworkMemberSerializer(serializers.ModelSerializer):
+    user = UserRefSerializer(read_only=True)
+    organisation = OrganisationRefSerializer(read_only=True)
+
+    class Meta:
+        model = NetworkMember
+        fields = [
+            "id",
+            "kind",
+            "user",
+            "organisation",
+            "role",
+            "name",
+            "relationship",
+            "contact",
+            "added_at",
+        ]
+
+
+class NetworkMemberCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=NetworkMember.Kind.choices)
+    user = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, default=None
+    )
+    organisation = serializers.PrimaryKeyRelatedField(
+        queryset=Organisation.objects.all(), required=False, default=None
+    )
+    role = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    relationship = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+    contact = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    def validate(self, data):
+        if data["kind"] == NetworkMember.Kind.PROFESSIONAL and data["user"] is None:
+            raise serializers.ValidationError({"user": _("Name the worker to add.")})
+        if data["kind"] == NetworkMember.Kind.INFORMAL and not data["name"]:
+            raise serializers.ValidationError({"name": _("Give the person's name.")})
+        return data
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    case = serializers.UUIDField(source="case_id", read_only=True)
+    organisation = OrganisationRefSerializer(read_only=True)
+    invited_user = UserRefSerializer(read_only=True)
+    invited_by = UserRefSerializer(read_only=True)
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "case",
+            "organisation",
+            "invited_user",
+            "email",
+            "role",
+            "message",
+            "status",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "decided_at",
+        ]
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
+    invited_user = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, default=None
+    )
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    role = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    message = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    case = serializers.UUIDField(source="case_id", read_only=True)
+    author = UserRefSerializer(read_only=True)
+    organisation = OrganisationRefSerializer(read_only=True)
+    subject = serializers.UUIDField(source="subject_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Note
+        fields = [
+            "id",
+            "case",
+            "category",
+            "author",
+            "organisation",
+            "subject",
+            "text",
+            "created_at",
+        ]
+
+
+class NoteCreateSerializer(serializers.Serializer):
+    category = serializers.ChoiceField(choices=Category.choices)
+    text = serializers.CharField(max_length=20000)
+    subject = serializers.PrimaryKeyRelatedField(
+        queryset=FamilyMember.objects.all(), required=False, default=None
+    )
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    case = serializers.UUIDField(source="case_id", read_only=True)
+    updated_by = UserRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Plan
+        fields = ["case", "needs", "family_view", "goals", "updated_at", "updated_by"]
+        read_only_fields = ["updated_at"]
+
+
+class PlanUpdateSerializer(serializers.Serializer):
+    needs = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    family_view = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    goals = serializers.CharField(required=False, allow_blank=True, max_length=20000)

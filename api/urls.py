@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
-from api import views
+from api import consents, network, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -12,13 +12,21 @@ router.register("workers", views.WorkerViewSet, basename="worker")
 router.register("services", views.ServiceViewSet, basename="service")
 router.register("families", views.FamilyViewSet, basename="family")
 router.register("cases", views.CaseViewSet, basename="case")
+router.register("invitations", network.MyInvitationViewSet, basename="invitation")
+router.register("consents", consents.ConsentViewSet, basename="consent")
 
 case_router = SimpleRouter(trailing_slash=True)
 case_router.register("handovers", views.HandoverViewSet, basename="case-handover")
+case_router.register("members", network.NetworkMemberViewSet, basename="case-member")
+case_router.register("invitations", network.CaseInvitationViewSet, basename="case-invitation")
+case_router.register("notes", network.NoteViewSet, basename="case-note")
+case_router.register("consent-requests", consents.CaseConsentViewSet, basename="case-consent")
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="auth-token"),
     path("me/", views.MeView.as_view(), name="me"),
+    path("consent/public-key/", consents.PublicKeyView.as_view(), name="consent-public-key"),
+    path("cases/<uuid:case_pk>/plan/", network.PlanView.as_view(), name="case-plan"),
     path("cases/<uuid:case_pk>/", include(case_router.urls)),
     path("", include(router.urls)),
 ]

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from api import serializers as s
 from cases import selectors, services
-from cases.models import Case, Family, Organisation, OrganisationMembership, Service, User
+from cases.models import Case, Family, Handover, Organisation, OrganisationMembership, Service, User
 from consent import policy
 
 UUID_REGEX = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -150,12 +150,30 @@ class FamilyFilter(django_filters.FilterSet):
         fields = ["municipality"]
 
 
+class AccessContextMixin:
+    """Serializes with the user's access to each object in the context, computed for the whole
+    page at once (a constant number of queries)."""
+
+    def access_for(self, objects) -> dict:
+        raise NotImplementedError
+
+    def get_serializer(self, instance=None, *args, **kwargs):
+        if instance is not None and not getattr(self, "swagger_fake_view", False):
+            objects = list(instance) if kwargs.get("many") else [instance]
+            kwargs["context"] = {
+                **self.get_serializer_context(),
+                "access": self.access_for(objects),
+            }
+        return super().get_serializer(instance, *args, **kwargs)
+
+
 class FamilyViewSet(
+    AccessContextMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Families whose basic data the user may read through a case."""
+    """Families with a case you may see; their data shows only where you may read `basic`."""
 
     serializer_class = s.FamilySerializer
     filterset_class = FamilyFilter
@@ -163,6 +181,9 @@ class FamilyViewSet(
 
     def get_queryset(self):
         return selectors.family_list(user=self.request.user)
+
+    def access_for(self, families):
+        return selectors.family_access(user=self.request.user, families=families)
 
     @extend_schema(request=s.FamilyCreateSerializer, responses={201: s.FamilySerializer})
     def create(self, request):
@@ -173,17 +194,21 @@ class FamilyViewSet(
         data.is_valid(raise_exception=True)
         family = services.family_create(actor=request.user, **data.validated_data)
         family = self.get_queryset().get(pk=family.pk)
-        return Response(s.FamilySerializer(family).data, status=status.HTTP_201_CREATED)
+        return Response(self.get_serializer(family).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.FamilyUpdateSerializer, responses=s.FamilySerializer)
     def partial_update(self, request, pk=None):
         family = self.get_object()
-        if not policy.cases_for_user(request.user, need=policy.CHANGE).filter(family=family).exists():
+        if (
+            not policy.cases_for_user(request.user, need=policy.MANAGE)
+            .filter(family=family)
+            .exists()
+        ):
             raise PermissionDenied(_("Only the responsible worker can change the family."))
         data = s.FamilyUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         services.family_update(actor=request.user, family=family, data=data.validated_data)
-        return Response(s.FamilySerializer(self.get_queryset().get(pk=family.pk)).data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=family.pk)).data)
 
 
 class CaseFilter(django_filters.FilterSet):
@@ -193,11 +218,12 @@ class CaseFilter(django_filters.FilterSet):
 
 
 class CaseViewSet(
+    AccessContextMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Coordination cases the user may see."""
+    """Coordination cases you may see; data categories you may not read are left out."""
 
     serializer_class = s.CaseSerializer
     filterset_class = CaseFilter
@@ -206,8 +232,16 @@ class CaseViewSet(
     def get_queryset(self):
         return selectors.case_list(user=self.request.user)
 
+    def access_for(self, cases):
+        return policy.access_for(self.request.user, cases)
+
     def get_object(self):
-        return selectors.case_get(user=self.request.user, case_id=self.kwargs["pk"])
+        case, _access = selectors.case_get(user=self.request.user, case_id=self.kwargs["pk"])
+        return case
+
+    def _fresh(self, pk):
+        case, _access = selectors.case_get(user=self.request.user, case_id=pk)
+        return self.get_serializer(case)
 
     @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseSerializer})
     def create(self, request):
@@ -215,35 +249,46 @@ class CaseViewSet(
         if not IsWorker().has_permission(request, self):
             raise PermissionDenied(IsWorker.message)
         data = s.CaseCreateSerializer(
-            data=request.data, families=policy.families_for_user(request.user)
+            data=request.data, families=selectors.families_of_my_cases(user=request.user)
         )
         data.is_valid(raise_exception=True)
         case = services.case_open(actor=request.user, **data.validated_data)
-        return Response(
-            s.CaseSerializer(selectors.case_get(user=request.user, case_id=case.pk)).data,
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(self._fresh(case.pk).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.CaseUpdateSerializer, responses=s.CaseSerializer)
     def partial_update(self, request, pk=None):
-        case = selectors.case_get(user=request.user, case_id=pk, need=policy.CHANGE)
+        case, access = selectors.case_get(user=request.user, case_id=pk)
+        policy.require(access, "manage")
         data = s.CaseUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.case_update(actor=request.user, case=case, **data.validated_data)
-        return Response(s.CaseSerializer(selectors.case_get(user=request.user, case_id=pk)).data)
+        return Response(self._fresh(pk).data)
 
     @extend_schema(request=s.CaseCloseSerializer, responses=s.CaseSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
-        """Close the case with a reason; the records and their history are kept."""
-        case = selectors.case_get(user=request.user, case_id=pk, need=policy.CHANGE)
+        """Close the case with a reason; the network's access ends, the records are kept."""
+        case, access = selectors.case_get(user=request.user, case_id=pk)
+        policy.require(access, "manage")
         data = s.CaseCloseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.case_close(actor=request.user, case=case, reason=data.validated_data["reason"])
-        return Response(s.CaseSerializer(selectors.case_get(user=request.user, case_id=pk)).data)
+        return Response(self._fresh(pk).data)
+
+
+class CaseScopedMixin:
+    """For views under /cases/{case_pk}/: fetch the case and the user's access once."""
+
+    def case_and_access(self):
+        if not hasattr(self, "_case_and_access"):
+            self._case_and_access = selectors.case_get(
+                user=self.request.user, case_id=self.kwargs["case_pk"]
+            )
+        return self._case_and_access
 
 
 class HandoverViewSet(
+    CaseScopedMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
@@ -252,20 +297,18 @@ class HandoverViewSet(
 
     serializer_class = s.HandoverSerializer
     lookup_value_regex = UUID_REGEX
-    queryset = Case.objects.none()  # for the schema; get_queryset filters per user
-
-    def get_case(self, need: str = policy.VIEW) -> Case:
-        return selectors.case_get(user=self.request.user, case_id=self.kwargs["case_pk"], need=need)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
-            return Case.objects.none()
-        return selectors.handover_list(case=self.get_case())
+            return Handover.objects.none()
+        case, _access = self.case_and_access()
+        return selectors.handover_list(case=case)
 
     @extend_schema(request=s.HandoverProposeSerializer, responses={201: s.HandoverSerializer})
     def create(self, request, case_pk=None):
         """Propose that another worker takes over responsibility for the case."""
-        case = self.get_case(need=policy.CHANGE)
+        case, access = self.case_and_access()
+        policy.require(access, "manage")
         data = s.HandoverProposeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         handover = services.handover_propose(actor=request.user, case=case, **data.validated_data)

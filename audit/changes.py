@@ -11,12 +11,20 @@ EXCLUDED = {
     "cases.FamilyMember": ["identity_code_index"],
     "cases.User": ["password", "last_login"],
 }
-DOMAIN_APPS = ("cases", "consent", "audit")
+# Not "audit": its access and disclosure events are history already, append-only and chained;
+# a change-history row for each of them would double every read's writes.
+DOMAIN_APPS = ("cases", "consent")
 
 
 def mask_completely(value: str) -> str:
-    """Unlike auditlog's default (which keeps half the value) nothing of the value remains."""
-    return "********" if value else ""
+    """Unlike auditlog's default (which keeps half the value) nothing of the value remains.
+
+    auditlog passes a missing value (before creation, after deletion) as the string "None";
+    it is kept, as for unmasked fields, so the history does not show a value that never was.
+    """
+    if value in ("", "None"):
+        return value
+    return "********"
 
 
 def register_domain_models() -> None:

@@ -13,12 +13,22 @@ class ChangeActorMiddleware(AuditlogMiddleware):
     """
 
     def get_extra_data(self, request):
-        def actor_id():
+        def authenticated_user():
             user = getattr(request, "user", None)
-            return user.pk if user is not None and user.is_authenticated else None
+            return user if user is not None and user.is_authenticated else None
 
+        def actor_id():
+            user = authenticated_user()
+            return user.pk if user is not None else None
+
+        def actor_email():
+            user = authenticated_user()
+            return getattr(user, "email", None) if user is not None else None
+
+        # auditlog calls each callable when it saves a log entry, not when the request starts.
         return {
             "actor_id": actor_id,
+            "actor_email": actor_email,
             "remote_addr": self._get_remote_addr(request),
             "remote_port": self._get_remote_port(request),
         }

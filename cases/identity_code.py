@@ -1,4 +1,4 @@
-"""The Finnish personal identity code (henkilötunnus): validation, encryption at rest, blind index."""
+"""The Finnish personal identity code (henkilötunnus): validation, encryption, blind index."""
 
 import datetime
 import hashlib
@@ -13,11 +13,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 CHECK_CHARACTERS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
-CENTURY_SIGNS = {
-    "+": 1800,
-    "-": 1900, "Y": 1900, "X": 1900, "W": 1900, "V": 1900, "U": 1900,  # fmt: skip
-    "A": 2000, "B": 2000, "C": 2000, "D": 2000, "E": 2000, "F": 2000,  # fmt: skip
-}
+# The signs Y-U and B-F came into use in 2023, beside the older "-" and "A".
+CENTURY_SIGNS = {"+": 1800, **dict.fromkeys("-YXWVU", 1900), **dict.fromkeys("ABCDEF", 2000)}
 _PATTERN = re.compile(r"^(\d{2})(\d{2})(\d{2})([-+A-FU-Y])(\d{3})([0-9A-Y])$")
 
 

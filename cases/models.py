@@ -263,7 +263,8 @@ class Case(models.Model):
 
     class Meta:
         ordering = ["-opened_at", "id"]
-        permissions = [
+        permissions = [("manage_case", "Can manage the case's network, consents and handover")]
+        permissions += [
             (view_permission(category), f"Can view {category} data of the case")
             for category in Category.values
         ]
@@ -336,3 +337,143 @@ class Handover(models.Model):
 
     def __str__(self):
         return f"{self.case_id}: {self.from_worker} -> {self.to_worker} ({self.status})"
+
+
+class NetworkMember(models.Model):
+    """Someone in the network around a case: a professional (with an account) or an informal
+    member close to the family (no login). Removal keeps the row, with the time it ended."""
+
+    class Kind(models.TextChoices):
+        PROFESSIONAL = "professional", _("Professional")
+        INFORMAL = "informal", _("Close to the family")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="network")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    user = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="network_memberships"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    role = models.CharField(_("role on the case"), max_length=200, blank=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    relationship = models.CharField(_("relationship to the family"), max_length=200, blank=True)
+    contact = models.CharField(_("contact"), max_length=300, blank=True)
+    added_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="informal", user__isnull=True, organisation__isnull=True)
+                & ~Q(name="")
+                | Q(kind="professional", user__isnull=False, organisation__isnull=False),
+                name="network_member_kind_fields",
+            ),
+            models.UniqueConstraint(
+                fields=["case", "user"],
+                condition=Q(removed_at__isnull=True, user__isnull=False),
+                name="one_active_membership_per_user_and_case",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "case"], name="network_user_case_idx")]
+        verbose_name = _("network member")
+        verbose_name_plural = _("network members")
+
+    def __str__(self):
+        return self.name or str(self.user)
+
+
+class Invitation(models.Model):
+    """An invitation of a worker into a case's network. Only a hash of its token is stored."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="invitations")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    invited_user = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="invitations"
+    )
+    email = models.EmailField(_("e-mail"), blank=True)
+    role = models.CharField(_("role on the case"), max_length=200, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(invited_user__isnull=False) | ~Q(email=""),
+                name="invitation_names_someone",
+            )
+        ]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self):
+        return f"{self.case_id}: {self.invited_user or self.email} ({self.status})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+
+class Note(models.Model):
+    """A note on a case: one data category, recorded by one organisation."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    category = models.CharField(_("category"), max_length=30, choices=Category.choices)
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    subject = models.ForeignKey(
+        FamilyMember,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The family member the note is about, if it is about one."),
+    )
+    text = models.TextField(_("text"))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        indexes = [models.Index(fields=["case", "category"])]
+        verbose_name = _("note")
+        verbose_name_plural = _("notes")
+
+    def __str__(self):
+        return f"{self.case_id}: {self.category}"
+
+
+class Plan(models.Model):
+    """The shared plan of a case (data category `plan`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="plan")
+    needs = models.TextField(_("needs"), blank=True)
+    family_view = models.TextField(_("the family's own words"), blank=True)
+    goals = models.TextField(_("goals"), blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+
+    def __str__(self):
+        return f"Plan of {self.case_id}"

@@ -2,9 +2,21 @@
 
 from django.db.models import Q, QuerySet
 
-from cases.models import Case, Family, Handover, Organisation, Service, User
+from cases.models import (
+    Case,
+    Family,
+    Handover,
+    Invitation,
+    NetworkMember,
+    Note,
+    Organisation,
+    Plan,
+    Service,
+    User,
+)
 from consent import policy
-
+from consent.categories import Category
+from consent.policy import Access
 
 _CASE_RELATED = ("family__municipality", "responsible_worker", "responsible_organisation")
 
@@ -13,12 +25,10 @@ def case_list(*, user: User) -> QuerySet[Case]:
     return policy.cases_for_user(user, queryset=Case.objects.select_related(*_CASE_RELATED))
 
 
-def case_get(*, user: User, case_id, need: str = policy.VIEW) -> Case:
+def case_get(*, user: User, case_id) -> tuple[Case, Access]:
+    """The case and the user's access to it; 404 for a case the user may not see."""
     return policy.case_for_user(
-        user=user,
-        case_id=case_id,
-        need=need,
-        queryset=Case.objects.select_related(*_CASE_RELATED),
+        user=user, case_id=case_id, queryset=Case.objects.select_related(*_CASE_RELATED)
     )
 
 
@@ -30,8 +40,68 @@ def family_list(*, user: User) -> QuerySet[Family]:
     )
 
 
+def families_of_my_cases(*, user: User) -> QuerySet[Family]:
+    """Families for which the user is (or was, until closing) the responsible worker."""
+    mine = policy.cases_for_user(user).filter(responsible_worker=user)
+    return Family.objects.filter(pk__in=mine.values("family_id"))
+
+
+def family_access(*, user: User, families) -> dict:
+    """{family id: Access} merged over the family's cases that the user may see."""
+    families = list(families)
+    cases = list(
+        policy.cases_for_user(user)
+        .filter(family__in=families)
+        .only("id", "family_id", "status", "responsible_worker_id", "responsible_organisation_id")
+    )
+    accesses = policy.access_for(user, cases)
+    merged: dict = {}
+    for case in cases:
+        access = accesses[case.pk]
+        previous = merged.get(case.family_id, policy.NO_ACCESS)
+        merged[case.family_id] = Access(
+            view=previous.view or access.view,
+            change=previous.change or access.change,
+            manage=previous.manage or access.manage,
+            categories=previous.categories | access.categories,
+        )
+    return merged
+
+
 def handover_list(*, case: Case) -> QuerySet[Handover]:
     return case.handovers.select_related("from_worker", "to_worker", "to_organisation", "case")
+
+
+def network_list(*, case: Case, access: Access) -> QuerySet[NetworkMember]:
+    """Active members; people close to the family only for those who may read basic data."""
+    members = case.network.filter(removed_at__isnull=True).select_related("user", "organisation")
+    if not access.can_read(Category.BASIC):
+        members = members.filter(kind=NetworkMember.Kind.PROFESSIONAL)
+    return members
+
+
+def invitation_list(*, case: Case) -> QuerySet[Invitation]:
+    return case.invitations.select_related("organisation", "invited_user", "invited_by")
+
+
+def my_invitations(*, user: User) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        invited_user=user, status=Invitation.Status.PENDING
+    ).select_related("organisation", "invited_user", "invited_by")
+
+
+def note_list(*, case: Case, access: Access) -> QuerySet[Note]:
+    """Notes of the user's own organisation, and of consented categories (less withheld ones)."""
+    visible = Q(organisation__in=access.organisations) | (
+        Q(category__in=access.categories) & ~Q(subject__in=access.withheld_subjects)
+    )
+    if access.is_family:
+        visible = Q()
+    return case.notes.filter(visible).select_related("author", "organisation")
+
+
+def plan_get(*, case: Case) -> Plan:
+    return Plan.objects.select_related("updated_by").filter(case=case).first() or Plan(case=case)
 
 
 def organisation_list() -> QuerySet[Organisation]:

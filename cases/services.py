@@ -1,7 +1,19 @@
-"""Writes of the case domain. Each function is one atomic operation that leaves the policy in step."""
+"""Writes of the case domain. Each function is one atomic operation that leaves the policy in step.
 
+Callers (API views, portal) have already fetched the case through `consent.policy` and checked
+the access it needs; services enforce the domain's own invariants.
+"""
+
+import datetime
+import hashlib
+import logging
+import secrets
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -10,12 +22,18 @@ from cases.models import (
     Family,
     FamilyMember,
     Handover,
+    Invitation,
     Municipality,
+    NetworkMember,
+    Note,
     Organisation,
     OrganisationMembership,
+    Plan,
     User,
 )
 from consent import policy
+
+logger = logging.getLogger(__name__)
 
 
 def acting_organisation(*, user: User, organisation: Organisation | None = None) -> Organisation:
@@ -217,3 +235,232 @@ def _locked_open_case(case_id) -> Case:
     if case.status != Case.Status.OPEN:
         raise ValidationError(_("The case is closed."))
     return case
+
+
+@transaction.atomic
+def network_add_professional(
+    *, actor: User, case: Case, user: User, organisation: Organisation | None = None, role: str = ""
+) -> NetworkMember:
+    case = _locked_open_case(case.pk)
+    organisation = acting_organisation(user=user, organisation=organisation)
+    if user.pk == case.responsible_worker_id:
+        raise ValidationError({"user": _("The responsible worker is already in the network.")})
+    if NetworkMember.objects.filter(case=case, user=user, removed_at__isnull=True).exists():
+        raise ValidationError({"user": _("This worker is already in the network.")})
+    member = NetworkMember(
+        case=case,
+        kind=NetworkMember.Kind.PROFESSIONAL,
+        user=user,
+        organisation=organisation,
+        role=role,
+        added_by=actor,
+    )
+    member.full_clean(validate_constraints=False)
+    member.save()
+    policy.sync_case(case=case)
+    return member
+
+
+@transaction.atomic
+def network_add_informal(
+    *, actor: User, case: Case, name: str, relationship: str = "", contact: str = ""
+) -> NetworkMember:
+    case = _locked_open_case(case.pk)
+    member = NetworkMember(
+        case=case,
+        kind=NetworkMember.Kind.INFORMAL,
+        name=name,
+        relationship=relationship,
+        contact=contact,
+        added_by=actor,
+    )
+    member.full_clean()
+    member.save()
+    return member
+
+
+@transaction.atomic
+def network_remove(*, actor: User, member: NetworkMember) -> NetworkMember:
+    """End a membership; the member's access ends with this transaction."""
+    updated = NetworkMember.objects.filter(pk=member.pk, removed_at__isnull=True).update(
+        removed_at=timezone.now()
+    )
+    if updated != 1:
+        raise ValidationError(_("This member has already left the network."))
+    member.refresh_from_db()
+    policy.sync_case(case=member.case)
+    return member
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    actor: User,
+    case: Case,
+    organisation: Organisation,
+    invited_user: User | None = None,
+    email: str = "",
+    role: str = "",
+    message: str = "",
+) -> tuple[Invitation, str]:
+    """Invite a worker by account or by e-mail. Returns the invitation and its one-time token,
+    which is sent by e-mail after the transaction commits and never stored in plain text."""
+    case = _locked_open_case(case.pk)
+    if invited_user is None and not email:
+        raise ValidationError(_("Name the worker to invite: an account or an e-mail address."))
+    if invited_user is not None:
+        if (
+            NetworkMember.objects.filter(
+                case=case, user=invited_user, removed_at__isnull=True
+            ).exists()
+            or invited_user.pk == case.responsible_worker_id
+        ):
+            raise ValidationError({"invited_user": _("This worker is already in the network.")})
+        acting_organisation(user=invited_user, organisation=organisation)
+        email = email or invited_user.email
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        case=case,
+        organisation=organisation,
+        invited_user=invited_user,
+        email=email,
+        role=role,
+        message=message,
+        token_hash=_token_hash(token),
+        invited_by=actor,
+        expires_at=timezone.now() + datetime.timedelta(days=settings.INVITATION_VALID_DAYS),
+    )
+    invitation.full_clean()
+    invitation.save()
+    if email:
+        transaction.on_commit(lambda: _send_invitation(invitation, token))
+    return invitation, token
+
+
+def _send_invitation(invitation: Invitation, token: str) -> None:
+    link = f"{settings.PUBLIC_BASE_URL}/api/v1/invitations/{token}/accept/"
+    try:
+        send_mail(
+            subject=_("You are invited into a family's network"),
+            message=_(
+                "%(inviter)s invites you into the network of a family's case as a worker of "
+                "%(organisation)s.\n\nAccept: %(link)s\n\nThe invitation expires on %(expires)s."
+            )
+            % {
+                "inviter": invitation.invited_by.get_full_name() or invitation.invited_by.username,
+                "organisation": invitation.organisation.name,
+                "link": link,
+                "expires": invitation.expires_at.date().isoformat(),
+            },
+            from_email=None,
+            recipient_list=[invitation.email],
+        )
+    except Exception:  # the invitation stands; the worker can resend it
+        logger.exception("Could not send invitation %s", invitation.pk)
+
+
+def invitation_by_key(*, user: User, key: str) -> Invitation:
+    """Find an invitation by its secret token, or by id when it names the signed-in user."""
+    try:
+        return Invitation.objects.select_related("case").get(token_hash=_token_hash(key))
+    except Invitation.DoesNotExist:
+        pass
+    try:
+        return Invitation.objects.select_related("case").get(pk=key, invited_user=user)
+    except (Invitation.DoesNotExist, ValidationError, ValueError):
+        raise Http404 from None
+
+
+def _check_invitee(invitation: Invitation, actor: User) -> None:
+    if invitation.invited_user_id is not None:
+        allowed = invitation.invited_user_id == actor.pk
+    else:
+        allowed = bool(actor.email) and actor.email.lower() == invitation.email.lower()
+    if not allowed:
+        raise PermissionDenied(_("This invitation is for someone else."))
+    if invitation.status != Invitation.Status.PENDING:
+        raise ValidationError(_("This invitation has already been answered or withdrawn."))
+    if invitation.is_expired:
+        raise ValidationError(_("This invitation has expired."))
+
+
+@transaction.atomic
+def invitation_accept(*, actor: User, invitation: Invitation) -> NetworkMember:
+    _check_invitee(invitation, actor)
+    claimed = Invitation.objects.filter(
+        pk=invitation.pk, status=Invitation.Status.PENDING, expires_at__gt=timezone.now()
+    ).update(status=Invitation.Status.ACCEPTED, decided_at=timezone.now())
+    if claimed != 1:
+        raise ValidationError(_("This invitation has already been answered or withdrawn."))
+    return network_add_professional(
+        actor=invitation.invited_by,
+        case=invitation.case,
+        user=actor,
+        organisation=invitation.organisation,
+        role=invitation.role,
+    )
+
+
+@transaction.atomic
+def invitation_decline(*, actor: User, invitation: Invitation) -> Invitation:
+    _check_invitee(invitation, actor)
+    Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.PENDING).update(
+        status=Invitation.Status.DECLINED, decided_at=timezone.now()
+    )
+    invitation.refresh_from_db()
+    return invitation
+
+
+@transaction.atomic
+def invitation_withdraw(*, actor: User, invitation: Invitation) -> Invitation:
+    updated = Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.PENDING).update(
+        status=Invitation.Status.WITHDRAWN, decided_at=timezone.now()
+    )
+    if updated != 1:
+        raise ValidationError(_("This invitation has already been answered or withdrawn."))
+    invitation.refresh_from_db()
+    return invitation
+
+
+@transaction.atomic
+def note_create(
+    *,
+    actor: User,
+    case: Case,
+    organisation_id,
+    category: str,
+    text: str,
+    subject: FamilyMember | None = None,
+) -> Note:
+    """Record a note as a worker of `organisation` (the one they act for on this case)."""
+    case = _locked_open_case(case.pk)
+    if subject is not None and subject.family_id != case.family_id:
+        raise ValidationError({"subject": _("The subject must be a member of this family.")})
+    note = Note(
+        case=case,
+        category=category,
+        author=actor,
+        organisation_id=organisation_id,
+        subject=subject,
+        text=text,
+    )
+    note.full_clean()
+    note.save()
+    return note
+
+
+@transaction.atomic
+def plan_update(*, actor: User, case: Case, data: dict) -> Plan:
+    case = _locked_open_case(case.pk)
+    plan, _created = Plan.objects.get_or_create(case=case)
+    for name, value in data.items():
+        setattr(plan, name, value)
+    plan.updated_at = timezone.now()
+    plan.updated_by = actor
+    plan.full_clean()
+    plan.save()
+    return plan

@@ -1,54 +1,211 @@
 """The one place that decides who may do what on a case, and keeps django-guardian in step.
 
-`case_permissions` computes, from scratch, every user's permissions on a case. `sync_case`
-writes that result into guardian's direct foreign-key table for `Case`, inside the caller's
-transaction. Reads filter with a plain join on that indexed table (see shared PERFORMANCE.md:
-`get_objects_for_user` is 60-70x slower on SQLite at 100 000 cases).
+Rules (DESIGN.md, "Who may do what"):
+- the responsible worker sees everything of their case, and manages it while it is open;
+- an active professional network member of an open case sees that it exists, its responsible
+  worker and network, their own organisation's notes, and the data categories that a consent in
+  force names for their organisation (less notes about a child who refused their disclosure);
+- a worker asked to take over responsibility sees that the case exists until they answer;
+- a guardian with a portal account sees their own family's cases whole.
+
+`access_for` computes this for one user and many cases straight from memberships and consents,
+so an expired or withdrawn consent grants nothing on the very next request. `sync_case` writes
+the same result into guardian's direct foreign-key table for `Case`, inside the transaction of
+the change that caused it. Lists filter with a plain join on that indexed table (see shared
+PERFORMANCE.md), on `view_case`, which depends on membership only, never on time.
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from django.contrib.auth.models import Permission
-from django.db import transaction
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from cases.models import Case, CaseUserObjectPermission, Family
+from cases.models import Case, CaseUserObjectPermission, FamilyMember, Handover, NetworkMember
 from consent.categories import Category, view_permission
+from consent.models import Consent, ConsentEvent
 
 VIEW = "view_case"
 CHANGE = "change_case"
-ALL_CATEGORIES = frozenset(view_permission(c) for c in Category.values)
-MANAGED = frozenset({VIEW, CHANGE}) | ALL_CATEGORIES
+MANAGE = "manage_case"
+ALL_CATEGORIES = frozenset(Category.values)
+MANAGED = frozenset({VIEW, CHANGE, MANAGE}) | {view_permission(c) for c in ALL_CATEGORIES}
 
 
-def case_permissions(case: Case) -> dict:
+@dataclass(frozen=True)
+class Access:
+    """What one user may do on one case."""
+
+    view: bool = False
+    change: bool = False  # write notes and the plan
+    manage: bool = False  # network, invitations, consent requests, handover, closing
+    categories: frozenset = frozenset()
+    organisations: frozenset = frozenset()  # whose notes the user always sees
+    withheld_subjects: frozenset = frozenset()  # family members whose notes stay hidden
+    is_family: bool = False
+
+    def can_read(self, category: str) -> bool:
+        return self.view and category in self.categories
+
+    def codenames(self) -> set[str]:
+        names = {view_permission(c) for c in self.categories}
+        for flag, codename in ((self.view, VIEW), (self.change, CHANGE), (self.manage, MANAGE)):
+            if flag:
+                names.add(codename)
+        return names
+
+
+NO_ACCESS = Access()
+
+
+@dataclass
+class _Facts:
+    """What the rules need to know about one case, loaded in a constant number of queries."""
+
+    case: Case
+    members: dict = field(default_factory=dict)  # user_id -> organisation_id
+    guardians: set = field(default_factory=set)  # user ids
+    handover_receivers: set = field(default_factory=set)
+    consents: list = field(default_factory=list)  # (organisation ids, categories, withheld)
+
+
+def _decide(facts: _Facts, user_id) -> Access:
+    case = facts.case
+    is_open = case.status == Case.Status.OPEN
+    if user_id == case.responsible_worker_id:
+        return Access(
+            view=True,
+            change=is_open,
+            manage=is_open,
+            categories=ALL_CATEGORIES,
+            organisations=frozenset({case.responsible_organisation_id}),
+        )
+    if user_id in facts.guardians:
+        return Access(view=True, categories=ALL_CATEGORIES, is_family=True)
+    if not is_open:
+        return NO_ACCESS
+    if user_id in facts.members:
+        organisation_id = facts.members[user_id]
+        categories, withheld = set(), set()
+        for organisation_ids, consented, refused_subjects in facts.consents:
+            if organisation_id in organisation_ids:
+                categories |= consented
+                withheld |= refused_subjects
+        return Access(
+            view=True,
+            change=True,
+            categories=frozenset(categories),
+            organisations=frozenset({organisation_id}),
+            withheld_subjects=frozenset(withheld),
+        )
+    if user_id in facts.handover_receivers:
+        return Access(view=True)
+    return NO_ACCESS
+
+
+def _load_facts(cases: list[Case], *, user=None, now=None) -> dict:
+    """Facts for `cases`, for every user, or only for `user` when one is given."""
+    now = now or timezone.now()
+    facts = {case.pk: _Facts(case=case) for case in cases}
+    if not facts:
+        return facts
+    members = NetworkMember.objects.filter(
+        case_id__in=facts, removed_at__isnull=True, kind=NetworkMember.Kind.PROFESSIONAL
+    )
+    guardians = FamilyMember.objects.filter(
+        family_id__in={case.family_id for case in cases},
+        role=FamilyMember.Role.GUARDIAN,
+        user__isnull=False,
+    )
+    receivers = Handover.objects.filter(case_id__in=facts, status=Handover.Status.PROPOSED)
+    if user is not None:
+        members = members.filter(user=user)
+        guardians = guardians.filter(user=user)
+        receivers = receivers.filter(to_worker=user)
+    for case_id, user_id, organisation_id in members.values_list(
+        "case_id", "user_id", "organisation_id"
+    ):
+        facts[case_id].members[user_id] = organisation_id
+    guardian_families: dict = {}
+    for family_id, user_id in guardians.values_list("family_id", "user_id"):
+        guardian_families.setdefault(family_id, set()).add(user_id)
+    for case in cases:
+        facts[case.pk].guardians = guardian_families.get(case.family_id, set())
+    for case_id, user_id in receivers.values_list("case_id", "to_worker_id"):
+        facts[case_id].handover_receivers.add(user_id)
+
+    member_case_ids = [case_id for case_id, f in facts.items() if f.members]
+    if member_case_ids:
+        in_force = Consent.objects.filter(
+            case_id__in=member_case_ids,
+            state=Consent.State.ACTIVE,
+            valid_from__lte=now,
+            valid_until__gt=now,
+        ).prefetch_related("recipients")
+        refusals: dict = {}
+        for consent_id, subject_id in ConsentEvent.objects.filter(
+            consent__in=in_force, kind=ConsentEvent.Kind.CHILD_REFUSED
+        ).values_list("consent_id", "subject_id"):
+            refusals.setdefault(consent_id, set()).add(subject_id)
+        for consent in in_force:
+            facts[consent.case_id].consents.append(
+                (
+                    {org.pk for org in consent.recipients.all()},
+                    set(consent.categories),
+                    refusals.get(consent.pk, set()),
+                )
+            )
+    return facts
+
+
+def access_for(user, cases: Iterable[Case], *, now=None) -> dict:
+    """{case id: Access} for `user` on each of `cases`, in at most six queries."""
+    cases = list(cases)
+    if not user.is_authenticated or not cases:
+        return {case.pk: NO_ACCESS for case in cases}
+    facts = _load_facts(cases, user=user, now=now)
+    return {case_id: _decide(f, user.pk) for case_id, f in facts.items()}
+
+
+def case_permissions(case: Case, *, now=None) -> dict:
     """Every user's permission codenames on `case`, as {user_id: set of codenames}."""
-    granted: dict = {}
-    if case.responsible_worker_id:
-        perms = {VIEW} | ALL_CATEGORIES
-        if case.status == Case.Status.OPEN:
-            perms.add(CHANGE)
-        granted[case.responsible_worker_id] = perms
-    if case.status == Case.Status.OPEN:
-        # A worker asked to take over may see that the case exists before accepting.
-        for user_id in case.handovers.filter(status="proposed").values_list("to_worker_id", flat=True):
-            granted.setdefault(user_id, set()).add(VIEW)
+    facts = _load_facts([case], now=now)[case.pk]
+    users = {case.responsible_worker_id, *facts.members, *facts.guardians}
+    users |= facts.handover_receivers
+    granted = {}
+    for user_id in users - {None}:
+        codenames = _decide(facts, user_id).codenames()
+        if codenames:
+            granted[user_id] = codenames
     return granted
 
 
 def _permission_ids() -> dict[str, int]:
     return dict(
         Permission.objects.filter(
-            content_type__app_label="cases", codename__in=MANAGED
+            content_type__app_label="cases", content_type__model="case", codename__in=MANAGED
         ).values_list("codename", "id")
     )
+
+
+def stored_permissions(case: Case) -> dict:
+    """What guardian's table holds for `case`, in the shape of `case_permissions`."""
+    stored: dict = {}
+    for user_id, codename in CaseUserObjectPermission.objects.filter(
+        content_object=case, permission__codename__in=MANAGED
+    ).values_list("user_id", "permission__codename"):
+        stored.setdefault(user_id, set()).add(codename)
+    return stored
 
 
 @transaction.atomic
 def sync_case(*, case: Case) -> None:
     """Make guardian's rows for `case` equal to what the policy computes now."""
+    case = Case.objects.get(pk=case.pk)  # decide on committed-in-this-transaction state
     wanted = {
         (user_id, codename)
         for user_id, codenames in case_permissions(case).items()
@@ -65,16 +222,20 @@ def sync_case(*, case: Case) -> None:
     stale = [row_id for key, row_id in existing.items() if key not in wanted]
     if stale:
         CaseUserObjectPermission.objects.filter(id__in=stale).delete()
-    CaseUserObjectPermission.objects.bulk_create(
-        [
-            CaseUserObjectPermission(user_id=user_id, permission_id=ids[codename], content_object=case)
-            for user_id, codename in sorted(wanted - existing.keys(), key=str)
-        ]
-    )
+    missing = sorted(wanted - existing.keys(), key=str)
+    if missing:
+        CaseUserObjectPermission.objects.bulk_create(
+            [
+                CaseUserObjectPermission(
+                    user_id=user_id, permission_id=ids[codename], content_object=case
+                )
+                for user_id, codename in missing
+            ]
+        )
 
 
 def cases_for_user(user, *, need: str = VIEW, queryset: QuerySet | None = None) -> QuerySet[Case]:
-    """The cases on which `user` holds permission `need`, as one join on the indexed table."""
+    """The cases on which `user` holds `need` in guardian's table, as one indexed join."""
     base = Case.objects.all() if queryset is None else queryset
     if not user.is_authenticated:
         return base.none()
@@ -84,34 +245,54 @@ def cases_for_user(user, *, need: str = VIEW, queryset: QuerySet | None = None) 
     )
 
 
-def case_for_user(*, user, case_id, need: str = VIEW, queryset: QuerySet | None = None) -> Case:
-    """Fetch a case and authorize in one call.
-
-    A case the user may not see answers 404, so its existence does not leak; a case they may
-    see but not act on in the way `need` says raises PermissionDenied (403).
-    """
+def case_for_user(*, user, case_id, queryset: QuerySet | None = None) -> tuple[Case, Access]:
+    """Fetch a case and the user's access to it in one call; the unseen answer 404."""
     try:
         case = cases_for_user(user, queryset=queryset).get(pk=case_id)
     except (Case.DoesNotExist, ValidationError, ValueError):
         raise Http404 from None
-    if need != VIEW and not has_case_permission(user, case, need):
+    access = access_for(user, [case])[case.pk]
+    if not access.view:  # guardian's row outlived the rule (cannot happen after a sync)
+        raise Http404
+    return case, access
+
+
+def require(access: Access, what: str) -> None:
+    """Raise PermissionDenied unless `access` allows `what` ("change" or "manage")."""
+    if not getattr(access, what):
         raise PermissionDenied
-    return case
 
 
-def has_case_permission(user, case: Case, codename: str) -> bool:
-    return cases_for_user(user, need=codename).filter(pk=case.pk).exists()
+def families_for_user(user) -> QuerySet:
+    """Families with a case the user may see; which of their data shows is per `access_for`."""
+    from cases.models import Family
 
-
-def families_for_user(user) -> QuerySet[Family]:
-    """Families whose basic data the user may read through one of their cases."""
     if not user.is_authenticated:
         return Family.objects.none()
-    return Family.objects.filter(
-        pk__in=cases_for_user(user, need=view_permission(Category.BASIC)).values("family_id")
-    )
+    return Family.objects.filter(pk__in=cases_for_user(user).values("family_id"))
 
 
 def sync_cases(*, cases: Iterable[Case]) -> None:
     for case in cases:
         sync_case(case=case)
+
+
+def consents_for_user(user) -> QuerySet[Consent]:
+    """Consents the user may see: those of cases they manage, and their own family's."""
+    if not user.is_authenticated:
+        return Consent.objects.none()
+    managed = cases_for_user(user, need=MANAGE).values("pk")
+    family_cases = Case.objects.filter(
+        family__members__user=user, family__members__role=FamilyMember.Role.GUARDIAN
+    ).values("pk")
+    return Consent.objects.filter(models.Q(case__in=managed) | models.Q(case__in=family_cases))
+
+
+def consent_for_user(*, user, consent_id, queryset: QuerySet | None = None) -> Consent:
+    base = consents_for_user(user)
+    if queryset is not None:
+        base = queryset.filter(pk__in=base.values("pk"))
+    try:
+        return base.get(pk=consent_id)
+    except (Consent.DoesNotExist, ValidationError, ValueError):
+        raise Http404 from None

@@ -78,6 +78,8 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", _DEV_FIELD_ENCRYPTION_
 BLIND_INDEX_KEY = env_str("BLIND_INDEX_KEY", _DEV_BLIND_INDEX_KEY)
 AUDIT_SIGNING_KEY = env_str("AUDIT_SIGNING_KEY", _DEV_AUDIT_SIGNING_KEY)
 CONSENT_SIGNING_KEY = env_str("CONSENT_SIGNING_KEY", _DEV_CONSENT_SIGNING_KEY)
+# Hex public keys of retired consent-signing keys: receipts they signed still verify.
+CONSENT_VERIFY_KEYS = env_list("CONSENT_VERIFY_KEYS", [])
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
@@ -143,7 +145,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
     # A file, not shared-cache memory, so that tests of concurrent requests lock as production does.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": env_str("TEST_DATABASE_NAME", str(BASE_DIR / "test-db.sqlite3"))
+    }
 
 AUTH_USER_MODEL = "cases.User"
 AUTHENTICATION_BACKENDS = [
@@ -201,6 +205,13 @@ SPECTACULAR_SETTINGS = {
         "CaseStatusEnum": "cases.models.Case.Status",
         "HandoverStatusEnum": "cases.models.Handover.Status",
         "ServiceCategoryEnum": "cases.models.Service.Category",
+        "OrganisationKindEnum": "cases.models.Organisation.Kind",
+        "NetworkMemberKindEnum": "cases.models.NetworkMember.Kind",
+        "InvitationStatusEnum": "cases.models.Invitation.Status",
+        "DataCategoryEnum": "consent.categories.Category",
+        "ConsentStateEnum": "consent.models.Consent.State",
+        "ConsentEventKindEnum": "consent.models.ConsentEvent.Kind",
+        "ConsentChannelEnum": "consent.models.ConsentEvent.Channel",
     },
 }
 
@@ -222,6 +233,14 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Consent policy (DESIGN.md, "Consent").
+CONSENT_JOINT_CUSTODY_REQUIRES_ALL_GUARDIANS = env_bool("CONSENT_JOINT_CUSTODY_REQUIRES_ALL", True)
+CONSENT_CHILD_VIEW_AGE = env_int("CONSENT_CHILD_VIEW_AGE", 12)
+CONSENT_CHILD_REFUSAL_AGE = env_int("CONSENT_CHILD_REFUSAL_AGE", 15)
+INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 14)
+# Base of links sent by e-mail (invitations).
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "koordinointi@localhost")

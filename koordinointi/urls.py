@@ -1,4 +1,5 @@
 """Root URLs: admin, health check, the API and its schema."""
+
 from django.contrib import admin
 from django.db import connection
 from django.http import JsonResponse

@@ -1,0 +1,225 @@
+"""API of consents: requests by the responsible worker, decisions by the family, receipts."""
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.serializers import OrganisationRefSerializer, UserRefSerializer
+from api.views import UUID_REGEX, CaseScopedMixin
+from cases.models import FamilyMember, Organisation
+from consent import policy, receipts, selectors, services
+from consent.categories import Category
+from consent.models import Consent, ConsentEvent
+
+
+class ConsentEventSerializer(serializers.ModelSerializer):
+    grantor = serializers.UUIDField(source="grantor_id", read_only=True, allow_null=True)
+    subject = serializers.UUIDField(source="subject_id", read_only=True, allow_null=True)
+    actor = serializers.UUIDField(source="actor_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ConsentEvent
+        fields = ["id", "kind", "channel", "grantor", "subject", "actor", "statement", "created_at"]
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    case = serializers.UUIDField(source="case_id", read_only=True)
+    recipients = OrganisationRefSerializer(many=True, read_only=True)
+    requested_by = UserRefSerializer(read_only=True)
+    state = serializers.SerializerMethodField()
+    events = ConsentEventSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Consent
+        fields = [
+            "id",
+            "case",
+            "state",
+            "recipients",
+            "categories",
+            "purpose_code",
+            "purpose",
+            "message",
+            "notice_version",
+            "notice_text",
+            "valid_from",
+            "valid_until",
+            "requested_by",
+            "requested_at",
+            "events",
+        ]
+
+    def get_state(self, consent) -> str:
+        return consent.effective_state()
+
+
+class ConsentRequestSerializer(serializers.Serializer):
+    recipients = serializers.PrimaryKeyRelatedField(
+        queryset=Organisation.objects.all(), many=True, allow_empty=False
+    )
+    categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=Category.choices), allow_empty=False, max_length=10
+    )
+    purpose_code = serializers.SlugField(max_length=50)
+    purpose = serializers.CharField(max_length=2000)
+    message = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+    valid_from = serializers.DateTimeField(required=False, default=None)
+    valid_until = serializers.DateTimeField()
+
+
+class DecisionSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(
+        choices=ConsentEvent.Channel.choices,
+        default=ConsentEvent.Channel.API,
+        help_text=_(
+            "A guardian: 'api' or 'portal'. A worker recording it: 'on_behalf' or 'paper'."
+        ),
+    )
+    grantor = serializers.PrimaryKeyRelatedField(
+        queryset=FamilyMember.objects.all(),
+        required=False,
+        default=None,
+        help_text=_("The guardian whose decision a worker records."),
+    )
+
+
+class ChildViewSerializer(serializers.Serializer):
+    child = serializers.PrimaryKeyRelatedField(queryset=FamilyMember.objects.all())
+    statement = serializers.CharField(max_length=4000)
+    refuse_own_notes = serializers.BooleanField(default=False)
+
+
+class ReceiptSerializer(serializers.Serializer):
+    event = serializers.UUIDField()
+    kind = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    receipt = serializers.CharField(help_text=_("Compact JWS, Ed25519 (EdDSA)."))
+
+
+class CaseConsentViewSet(CaseScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Consent requests of one case, made by the responsible worker."""
+
+    serializer_class = ConsentSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Consent.objects.none()
+        case, access = self.case_and_access()
+        policy.require(access, "manage")
+        return selectors.case_consent_list(case=case)
+
+    @extend_schema(request=ConsentRequestSerializer, responses={201: ConsentSerializer})
+    def create(self, request, case_pk=None):
+        """Ask the family for consent; it is pending until a guardian answers."""
+        case, access = self.case_and_access()
+        policy.require(access, "manage")
+        data = ConsentRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        consent = services.consent_request(actor=request.user, case=case, **data.validated_data)
+        consent = selectors.consent_get(user=request.user, consent_id=consent.pk)
+        return Response(ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+
+class ConsentFilter(django_filters.FilterSet):
+    class Meta:
+        model = Consent
+        fields = ["case", "state"]
+
+
+class ConsentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Consents: a guardian sees their family's, a responsible worker their cases'."""
+
+    serializer_class = ConsentSerializer
+    filterset_class = ConsentFilter
+    lookup_value_regex = UUID_REGEX
+
+    def get_queryset(self):
+        return selectors.consent_list(user=self.request.user)
+
+    def get_object(self):
+        return selectors.consent_get(user=self.request.user, consent_id=self.kwargs["pk"])
+
+    def _decide(self, request, decision):
+        consent = self.get_object()
+        data = DecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.consent_decide(
+            actor=request.user, consent=consent, decision=decision, **data.validated_data
+        )
+        return Response(ConsentSerializer(self.get_object()).data)
+
+    @extend_schema(request=DecisionSerializer, responses=ConsentSerializer)
+    @action(detail=True, methods=["post"])
+    def grant(self, request, pk=None):
+        """Give the consent (a guardian; both guardians where joint custody requires it)."""
+        return self._decide(request, ConsentEvent.Kind.GRANTED)
+
+    @extend_schema(request=DecisionSerializer, responses=ConsentSerializer)
+    @action(detail=True, methods=["post"])
+    def refuse(self, request, pk=None):
+        return self._decide(request, ConsentEvent.Kind.REFUSED)
+
+    @extend_schema(request=DecisionSerializer, responses=ConsentSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        """Withdraw a consent in force; it stops granting anything on the very next request."""
+        return self._decide(request, ConsentEvent.Kind.REVOKED)
+
+    @extend_schema(request=ChildViewSerializer, responses=ConsentSerializer)
+    @action(detail=True, methods=["post"], url_path="child-view")
+    def child_view(self, request, pk=None):
+        """Record a child's view (12+), or a 15+ child's refusal to share notes about them."""
+        consent = self.get_object()
+        data = ChildViewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.consent_child_view(actor=request.user, consent=consent, **data.validated_data)
+        return Response(ConsentSerializer(self.get_object()).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "event", str, description="Id of a decision event; the latest by default"
+            )
+        ],
+        responses=ReceiptSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def receipt(self, request, pk=None):
+        """The signed receipt of a decision on this consent."""
+        consent = self.get_object()
+        signed = [event for event in consent.events.all() if event.receipt]
+        wanted = request.query_params.get("event")
+        if wanted:
+            signed = [event for event in signed if str(event.id) == wanted]
+        if not signed:
+            raise NotFound(_("There is no signed decision on this consent yet."))
+        event = signed[-1]
+        return Response(
+            {
+                "event": event.id,
+                "kind": event.kind,
+                "created_at": event.created_at,
+                "receipt": event.receipt,
+            }
+        )
+
+
+class PublicKeyView(APIView):
+    """The public keys that verify consent receipts (JWK set)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ConsentPublicKeys", {"keys": serializers.ListField(child=serializers.DictField())}
+        ),
+        auth=[],
+    )
+    def get(self, request):
+        return Response(receipts.public_key_document())
