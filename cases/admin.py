@@ -16,24 +16,11 @@ admin.site.site_header = _("Koordinointi: family-centre administration")
 admin.site.site_title = _("Koordinointi")
 
 
-class MunicipalityInline(admin.TabularInline):
-    model = Municipality
-    fields = ["name", "code"]
-    readonly_fields = ["name", "code"]
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False  # a municipality is added on its own page, where its area is chosen
-
-
 @admin.register(Area)
 class AreaAdmin(admin.ModelAdmin):
     list_display = ["name", "code", "municipality_count"]
     search_fields = ["name", "code"]
     prepopulated_fields = {"code": ["name"]}
-    inlines = [MunicipalityInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(municipality_count=Count("municipalities"))
@@ -45,9 +32,9 @@ class AreaAdmin(admin.ModelAdmin):
 
 @admin.register(Municipality)
 class MunicipalityAdmin(admin.ModelAdmin):
-    list_display = ["name", "name_sv", "code", "area"]
-    list_filter = ["area"]
-    list_select_related = ["area"]
+    list_display = ["name", "name_sv", "code"]
+    list_filter = ["areas"]
+    filter_horizontal = ["areas"]
     search_fields = ["name", "name_sv", "code"]
     prepopulated_fields = {"code": ["name"]}
 

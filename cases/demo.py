@@ -39,26 +39,23 @@ AREAS = [
     ("south", "Eteläinen perhekeskus"),
 ]
 
-# (code, name, Swedish name, area). Lahti belongs to all three areas, so it is split into three
-# rows; with it the ten municipalities of DESIGN.md make twelve rows.
+# (code, name, Swedish name, areas). Lahti belongs to all three areas.
 MUNICIPALITIES = [
-    ("pohjois-lahti", "Pohjois-Lahti", "Norra Lahtis", "north"),
-    ("asikkala", "Asikkala", "Asikkala", "north"),
-    ("padasjoki", "Padasjoki", "Padasjoki", "north"),
-    ("hartola", "Hartola", "Gustav Adolfs", "north"),
-    ("ita-lahti", "Itä-Lahti", "Östra Lahtis", "east"),
-    ("karkola", "Kärkölä", "Kärkölä", "east"),
-    ("hollola", "Hollola", "Hollola", "east"),
-    ("etela-lahti", "Etelä-Lahti", "Södra Lahtis", "south"),
-    ("orimattila", "Orimattila", "Orimattila", "south"),
-    ("iitti", "Iitti", "Itis", "south"),
-    ("myrskyla", "Myrskylä", "Mörskom", "south"),
-    ("pukkila", "Pukkila", "Pukkila", "south"),
+    ("lahti", "Lahti", "Lahtis", ("north", "east", "south")),
+    ("asikkala", "Asikkala", "Asikkala", ("north",)),
+    ("padasjoki", "Padasjoki", "Padasjoki", ("north",)),
+    ("hartola", "Hartola", "Gustav Adolfs", ("north",)),
+    ("karkola", "Kärkölä", "Kärkölä", ("east",)),
+    ("hollola", "Hollola", "Hollola", ("east",)),
+    ("orimattila", "Orimattila", "Orimattila", ("south",)),
+    ("iitti", "Iitti", "Itis", ("south",)),
+    ("myrskyla", "Myrskylä", "Mörskom", ("south",)),
+    ("pukkila", "Pukkila", "Pukkila", ("south",)),
 ]
 
 ALL = tuple(code for code, *_ in MUNICIPALITIES)
-LAHTI = ("pohjois-lahti", "ita-lahti", "etela-lahti")
-NORTH = tuple(code for code, *_, area in MUNICIPALITIES if area == "north")
+LAHTI = ("lahti",)
+NORTH = tuple(code for code, *_, areas in MUNICIPALITIES if "north" in areas)
 
 # --- Organisations and their services --------------------------------------------------------
 
@@ -247,7 +244,7 @@ ORGANISATIONS = [
         code="phhva-lastensuojelu-lahti",
         name=f"{WB}, lastensuojelu (Lahti)",
         kind=Kind.WELLBEING_AREA,
-        municipality="etela-lahti",
+        municipality="lahti",
         phone="03 000 1600",
         email=_email("lastensuojelu.lahti"),
         services=(
@@ -809,14 +806,14 @@ class _Seeder:
         return {code: self.upsert(Area, {"code": code}, {"name": name}) for code, name in AREAS}
 
     def municipalities(self, areas: dict[str, Area]) -> dict[str, Municipality]:
-        return {
-            code: self.upsert(
-                Municipality,
-                {"code": code},
-                {"name": name, "name_sv": name_sv, "area": areas[area]},
+        municipalities = {}
+        for code, name, name_sv, area_codes in MUNICIPALITIES:
+            municipality = self.upsert(
+                Municipality, {"code": code}, {"name": name, "name_sv": name_sv}
             )
-            for code, name, name_sv, area in MUNICIPALITIES
-        }
+            self.set_m2m(municipality, "areas", [areas[area] for area in area_codes])
+            municipalities[code] = municipality
+        return municipalities
 
     def organisations(
         self, areas: dict[str, Area], municipalities: dict[str, Municipality]

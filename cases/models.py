@@ -38,8 +38,9 @@ class Municipality(models.Model):
     code = models.SlugField(_("code"), max_length=50, unique=True)
     name = models.CharField(_("name"), max_length=200)
     name_sv = models.CharField(_("name in Swedish"), max_length=200, blank=True)
-    area = models.ForeignKey(
-        Area, on_delete=models.PROTECT, related_name="municipalities", verbose_name=_("area")
+    # Lahti, for one, belongs to three family-centre areas.
+    areas = models.ManyToManyField(
+        Area, related_name="municipalities", blank=True, verbose_name=_("areas")
     )
 
     class Meta:

@@ -23,7 +23,6 @@ class MunicipalityFactory(factory.django.DjangoModelFactory):
 
     code = factory.Sequence(lambda n: f"municipality-{n}")
     name = factory.Sequence(lambda n: f"Municipality {n}")
-    area = factory.SubFactory(AreaFactory)
 
 
 class OrganisationFactory(factory.django.DjangoModelFactory):
