@@ -17,9 +17,13 @@ from cases.models import (
     Case,
     Family,
     FamilyMember,
+    Invitation,
     Municipality,
+    NetworkMember,
+    Note,
     Organisation,
     OrganisationMembership,
+    Plan,
     Service,
     User,
 )
@@ -970,6 +974,38 @@ class _Seeder:
         return Case.objects.filter(family=family).order_by("-opened_at").first()
 
 
+NETWORK = [  # username, role on the case
+    ("anna.neuvola", "Terveydenhoitaja, lastenneuvola"),
+    ("olli.opettaja", "Eelin luokanopettaja"),
+]
+INVITED = ("jenni.jarjesto", "mll-paijat-hame", "Perhetyöntekijä")
+NOTES = [  # author, category, text
+    (
+        "tiina.vastuu",
+        "notes_social",
+        "Kotikäynti tehty. Äiti kertoo väsymyksestä; sovittu perhetyön kartoituksesta.",
+    ),
+    (
+        "tiina.vastuu",
+        "notes_general",
+        "Verkostopalaveri pidetään koululla. Perhe toivoo, että asiat hoidetaan yhden "
+        "luukun kautta.",
+    ),
+    ("anna.neuvola", "notes_health", "Aino: kasvu ja kehitys ikätasoista. Uni on parantunut."),
+    ("olli.opettaja", "notes_education", "Eeli: poissaoloja syksyllä, lukemisen tukea lisätty."),
+]
+PLAN = {
+    "needs": "Arjen kuormituksen keventäminen; Eelin koulunkäynnin tuki.",
+    "family_view": "Haluamme, että meillä on yksi ihminen, jolta kysyä.",
+    "goals": "Säännöllinen arkirytmi kotona; Eelin poissaolot vähenevät kevään aikana.",
+}
+# recipient organisation, categories, given by the guardian?
+CONSENTS = [
+    ("phhva-lastenneuvola", ["basic", "plan", "notes_health"], True),
+    ("asikkala-perusopetus", ["basic", "plan", "notes_general"], False),
+]
+
+
 def seed_case_network(
     *,
     case: Case,
@@ -977,17 +1013,59 @@ def seed_case_network(
     organisations: dict[str, Organisation],
     result: SeedResult,
 ) -> None:
-    """The Virtanen case's network, notes and consents: added when those models exist.
+    """The Virtanen case's network, notes, plan and consents (DESIGN.md, "Demo scenario").
 
-    Per DESIGN.md ("Demo scenario"), idempotently, through the services of cases/ and consent/:
-    - network members: anna.neuvola (child health clinic) and olli.opettaja (Asikkala basic
-      education); an invitation, still pending, for jenni.jarjesto (MLL);
-    - notes: notes_social and notes_general by tiina.vastuu, notes_health by anna.neuvola,
-      notes_education by olli.opettaja;
-    - consents: active for the child health clinic (basic, plan, notes_health), granted by Hanna;
-      pending for Asikkala basic education (basic, plan, notes_general).
-    Record what is created in `result.created` so a second run can say nothing changed.
+    Made once, through the same services as the API; a case that already has a network (from an
+    earlier run, or changed by hand since) is left as it is.
     """
+    from consent import services as consent_services
+    from consent.models import Consent, ConsentEvent
+
+    if case is None or case.network.exists() or case.consents.exists():
+        return
+    tiina = users[RESPONSIBLE_WORKER]
+    for username, role in NETWORK:
+        services.network_add_professional(actor=tiina, case=case, user=users[username], role=role)
+        result.created[NetworkMember] += 1
+    username, organisation_code, role = INVITED
+    services.invitation_create(
+        actor=tiina,
+        case=case,
+        organisation=organisations[organisation_code],
+        invited_user=users[username],
+        role=role,
+    )
+    result.created[Invitation] += 1
+    for username, category, text in NOTES:
+        author = users[username]
+        organisation = author.memberships.get(role=Role.WORKER).organisation
+        services.note_create(
+            actor=author, case=case, organisation_id=organisation.pk, category=category, text=text
+        )
+        result.created[Note] += 1
+    services.plan_update(actor=tiina, case=case, data=PLAN)
+    result.created[Plan] += 1
+    hanna = users[GUARDIAN_USERNAME]
+    for organisation_code, categories, given in CONSENTS:
+        consent = consent_services.consent_request(
+            actor=tiina,
+            case=case,
+            recipients=[organisations[organisation_code]],
+            categories=categories,
+            purpose_code="family-centre-coordination",
+            purpose="Perheen tuen yhteensovittaminen perhekeskuksen verkostossa",
+            message="Toivomme, että voimme jakaa tietoja, jotta teidän ei tarvitse kertoa "
+            "asioitanne moneen kertaan.",
+            valid_until=timezone.now() + datetime.timedelta(days=365),
+        )
+        result.created[Consent] += 1
+        if given:
+            consent_services.consent_decide(
+                actor=hanna,
+                consent=consent,
+                decision=ConsentEvent.Kind.GRANTED,
+                channel=ConsentEvent.Channel.PORTAL,
+            )
 
 
 @transaction.atomic
