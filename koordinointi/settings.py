@@ -215,6 +215,14 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Access log (audit/): the hash chain this deployment appends to (one per wellbeing area),
+# a signed checkpoint every N events, and a directory outside the database for their copies.
+AUDIT_CHAIN = env_str("AUDIT_CHAIN", "paijat-hame")
+AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000)
+AUDIT_CHECKPOINT_DIR = env_str("AUDIT_CHECKPOINT_DIR", str(BASE_DIR / "audit-checkpoints"))
+# Hex public keys of retired audit-signing keys: their checkpoints still verify.
+AUDIT_VERIFY_KEYS = env_list("AUDIT_VERIFY_KEYS", [])
+
 # Change history (django-auditlog).
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 

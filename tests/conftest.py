@@ -63,3 +63,9 @@ def family_case(owner, municipality):
         ],
     )
     return family.cases.get()
+
+
+@pytest.fixture(autouse=True)
+def _audit_checkpoints_in_tmp(settings, tmp_path):
+    """Checkpoint copies outside the database go to a fresh folder in every test."""
+    settings.AUDIT_CHECKPOINT_DIR = str(tmp_path / "audit-checkpoints")

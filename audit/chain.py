@@ -1,0 +1,70 @@
+"""Appending to the hash chain: hash = SHA-256(prev_hash ‖ canonical JSON of the event)."""
+
+import datetime
+import hashlib
+import json
+import uuid
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from audit.models import GENESIS_HASH, HASHED_FIELDS, AccessEvent, Chain
+
+
+def _plain(value):
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.UTC).isoformat(timespec="microseconds")
+    return value
+
+
+def canonical_json(event: AccessEvent) -> bytes:
+    data = {name: _plain(getattr(event, name)) for name in HASHED_FIELDS}
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_hash(prev_hash: str, event: AccessEvent) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical_json(event)).hexdigest()
+
+
+def default_chain() -> str:
+    return settings.AUDIT_CHAIN
+
+
+def _locked_head(name: str) -> Chain:
+    """The chain's head row, locked until the transaction ends (created on first use)."""
+    head = Chain.objects.select_for_update().filter(name=name).first()
+    if head is None:
+        try:
+            with transaction.atomic():
+                Chain.objects.create(name=name, head_seq=0, head_hash=GENESIS_HASH)
+        except IntegrityError:  # another server created it first
+            pass
+        head = Chain.objects.select_for_update().get(name=name)
+    return head
+
+
+@transaction.atomic
+def append(events: list[AccessEvent], *, chain: str | None = None) -> list[AccessEvent]:
+    """Append `events` (unsaved) to a chain, in order, with gap-free sequence numbers.
+
+    The head row lock (PostgreSQL) or the immediate transaction (SQLite) serialises appenders,
+    so concurrent app servers never fork the chain; other chains are not blocked.
+    """
+    if not events:
+        return []
+    from audit import checkpoints
+
+    name = chain or default_chain()
+    head = _locked_head(name)
+    seq, prev_hash = head.head_seq, head.head_hash
+    for event in events:
+        seq += 1
+        event.chain, event.seq, event.prev_hash = name, seq, prev_hash
+        event.hash = event_hash(prev_hash, event)
+        prev_hash = event.hash
+    AccessEvent.objects.bulk_create(events)
+    Chain.objects.filter(name=name).update(head_seq=seq, head_hash=prev_hash)
+    checkpoints.after_append(chain=name, previous_seq=head.head_seq, seq=seq, head_hash=prev_hash)
+    return events
