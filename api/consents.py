@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.audit import AuditedMixin, Shown
 from api.serializers import OrganisationRefSerializer, UserRefSerializer
 from api.views import UUID_REGEX, CaseScopedMixin
 from cases.models import FamilyMember, Organisation
@@ -106,6 +107,7 @@ class CaseConsentViewSet(CaseScopedMixin, mixins.ListModelMixin, viewsets.Generi
     """Consent requests of one case, made by the responsible worker."""
 
     serializer_class = ConsentSerializer
+    audit_resource = "consents"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -132,12 +134,22 @@ class ConsentFilter(django_filters.FilterSet):
         fields = ["case", "state"]
 
 
-class ConsentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ConsentViewSet(
+    AuditedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Consents: a guardian sees their family's, a responsible worker their cases'."""
 
     serializer_class = ConsentSerializer
     filterset_class = ConsentFilter
     lookup_value_regex = UUID_REGEX
+    audit_resource = "consents"
+    audit_case_kwarg = None  # the URL names a consent; a refused attempt is logged without case
+
+    def audit_shown(self):
+        consents = self.shown_objects()
+        cases = {consent.case_id: consent.case for consent in consents}
+        accesses = policy.access_for(self.request.user, cases.values())
+        return [Shown(case, accesses[case_id]) for case_id, case in cases.items()]
 
     def get_queryset(self):
         return selectors.consent_list(user=self.request.user)

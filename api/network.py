@@ -26,6 +26,13 @@ class NetworkMemberViewSet(
 
     serializer_class = s.NetworkMemberSerializer
     lookup_value_regex = UUID_REGEX
+    audit_resource = "members"
+
+    def shown_categories(self, case, access):
+        informal = any(m.kind == NetworkMember.Kind.INFORMAL for m in self.shown_objects())
+        return (
+            ({Category.BASIC}, {case.responsible_organisation_id}) if informal else (set(), set())
+        )
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -80,6 +87,7 @@ class CaseInvitationViewSet(
 
     serializer_class = s.InvitationSerializer
     lookup_value_regex = UUID_REGEX
+    audit_resource = "invitations"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -148,6 +156,11 @@ class NoteViewSet(
     serializer_class = s.NoteSerializer
     lookup_value_regex = UUID_REGEX
     filterset_fields = ["category"]
+    audit_resource = "notes"
+
+    def shown_categories(self, case, access):
+        notes = self.shown_objects()
+        return {n.category for n in notes}, {n.organisation_id for n in notes}
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -171,6 +184,14 @@ class NoteViewSet(
 
 class PlanView(CaseScopedMixin, APIView):
     """The shared plan of a case (data category `plan`)."""
+
+    audit_resource = "plan"
+
+    def action_is_list(self):
+        return False
+
+    def shown_categories(self, case, access):
+        return {Category.PLAN}, {case.responsible_organisation_id}
 
     def _plan_case(self):
         case, access = self.case_and_access()

@@ -15,9 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import serializers as s
+from api.audit import AuditedMixin, Shown
 from cases import selectors, services
 from cases.models import Case, Family, Handover, Organisation, OrganisationMembership, Service, User
 from consent import policy
+from consent.categories import Category
 
 UUID_REGEX = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
@@ -150,21 +152,35 @@ class FamilyFilter(django_filters.FilterSet):
         fields = ["municipality"]
 
 
-class AccessContextMixin:
+class AccessContextMixin(AuditedMixin):
     """Serializes with the user's access to each object in the context, computed for the whole
-    page at once (a constant number of queries)."""
+    page at once (a constant number of queries), and logs what was shown."""
+
+    audit_case_kwarg = "pk"
 
     def access_for(self, objects) -> dict:
+        """{object id: (case, Access)} for `objects`."""
         raise NotImplementedError
 
     def get_serializer(self, instance=None, *args, **kwargs):
         if instance is not None and not getattr(self, "swagger_fake_view", False):
             objects = list(instance) if kwargs.get("many") else [instance]
+            self._case_access = self.access_for(objects)
             kwargs["context"] = {
                 **self.get_serializer_context(),
-                "access": self.access_for(objects),
+                "access": {key: access for key, (_case, access) in self._case_access.items()},
             }
         return super().get_serializer(instance, *args, **kwargs)
+
+    def audit_shown(self):
+        shown = []
+        for obj in self.shown_objects():
+            case, access = self._case_access.get(obj.pk, (None, None))
+            if case is None:
+                continue
+            basic = {Category.BASIC} & access.categories
+            shown.append(Shown(case, access, basic, {case.family.recorded_by_id} if basic else ()))
+        return shown
 
 
 class FamilyViewSet(
@@ -181,6 +197,8 @@ class FamilyViewSet(
 
     def get_queryset(self):
         return selectors.family_list(user=self.request.user)
+
+    audit_resource = "family"
 
     def access_for(self, families):
         return selectors.family_access(user=self.request.user, families=families)
@@ -233,7 +251,8 @@ class CaseViewSet(
         return selectors.case_list(user=self.request.user)
 
     def access_for(self, cases):
-        return policy.access_for(self.request.user, cases)
+        accesses = policy.access_for(self.request.user, cases)
+        return {case.pk: (case, accesses[case.pk]) for case in cases}
 
     def get_object(self):
         case, _access = selectors.case_get(user=self.request.user, case_id=self.kwargs["pk"])
@@ -276,8 +295,9 @@ class CaseViewSet(
         return Response(self._fresh(pk).data)
 
 
-class CaseScopedMixin:
-    """For views under /cases/{case_pk}/: fetch the case and the user's access once."""
+class CaseScopedMixin(AuditedMixin):
+    """For views under /cases/{case_pk}/: fetch the case and the user's access once, and log
+    what the response showed of it."""
 
     def case_and_access(self):
         if not hasattr(self, "_case_and_access"):
@@ -285,6 +305,17 @@ class CaseScopedMixin:
                 user=self.request.user, case_id=self.kwargs["case_pk"]
             )
         return self._case_and_access
+
+    def shown_categories(self, case, access) -> tuple[set, set]:
+        """(data categories, organisations that recorded them) this response showed."""
+        return set(), set()
+
+    def audit_shown(self):
+        if not hasattr(self, "_case_and_access"):
+            return []
+        case, access = self._case_and_access
+        categories, sources = self.shown_categories(case, access)
+        return [Shown(case, access, categories, sources)]
 
 
 class HandoverViewSet(
@@ -297,6 +328,7 @@ class HandoverViewSet(
 
     serializer_class = s.HandoverSerializer
     lookup_value_regex = UUID_REGEX
+    audit_resource = "handovers"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -1,5 +1,7 @@
 """Reads of the case domain, always given the acting user and filtered through the policy."""
 
+from dataclasses import replace
+
 from django.db.models import Q, QuerySet
 
 from cases.models import (
@@ -47,24 +49,26 @@ def families_of_my_cases(*, user: User) -> QuerySet[Family]:
 
 
 def family_access(*, user: User, families) -> dict:
-    """{family id: Access} merged over the family's cases that the user may see."""
-    families = list(families)
+    """{family id: (case, Access)}: the family's case the user sees (an open one first), with
+    the data categories merged over all of the family's cases that the user may see."""
     cases = list(
         policy.cases_for_user(user)
-        .filter(family__in=families)
-        .only("id", "family_id", "status", "responsible_worker_id", "responsible_organisation_id")
+        .filter(family__in=list(families))
+        .select_related("family")
+        .order_by("family_id", "-status", "-opened_at")  # "open" sorts after "closed"
     )
     accesses = policy.access_for(user, cases)
     merged: dict = {}
     for case in cases:
         access = accesses[case.pk]
-        previous = merged.get(case.family_id, policy.NO_ACCESS)
-        merged[case.family_id] = Access(
-            view=previous.view or access.view,
-            change=previous.change or access.change,
-            manage=previous.manage or access.manage,
-            categories=previous.categories | access.categories,
-        )
+        if case.family_id not in merged:
+            merged[case.family_id] = (case, access)
+        else:
+            first, previous = merged[case.family_id]
+            merged[case.family_id] = (
+                first,
+                replace(previous, categories=previous.categories | access.categories),
+            )
     return merged
 
 

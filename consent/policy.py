@@ -47,6 +47,16 @@ class Access:
     organisations: frozenset = frozenset()  # whose notes the user always sees
     withheld_subjects: frozenset = frozenset()  # family members whose notes stay hidden
     is_family: bool = False
+    role: str = "none"  # responsible, member, handover, guardian or none (for the access log)
+    consents: tuple = ()  # (category, consent id) pairs: which consent allows which category
+
+    @property
+    def organisation_id(self):
+        """The one organisation the user acts for on this case, if any."""
+        return next(iter(self.organisations), None)
+
+    def consents_for(self, categories) -> list[str]:
+        return sorted({str(cid) for category, cid in self.consents if category in categories})
 
     def can_read(self, category: str) -> bool:
         return self.view and category in self.categories
@@ -70,7 +80,7 @@ class _Facts:
     members: dict = field(default_factory=dict)  # user_id -> organisation_id
     guardians: set = field(default_factory=set)  # user ids
     handover_receivers: set = field(default_factory=set)
-    consents: list = field(default_factory=list)  # (organisation ids, categories, withheld)
+    consents: list = field(default_factory=list)  # (id, organisation ids, categories, withheld)
 
 
 def _decide(facts: _Facts, user_id) -> Access:
@@ -83,27 +93,31 @@ def _decide(facts: _Facts, user_id) -> Access:
             manage=is_open,
             categories=ALL_CATEGORIES,
             organisations=frozenset({case.responsible_organisation_id}),
+            role="responsible",
         )
     if user_id in facts.guardians:
-        return Access(view=True, categories=ALL_CATEGORIES, is_family=True)
+        return Access(view=True, categories=ALL_CATEGORIES, is_family=True, role="guardian")
     if not is_open:
         return NO_ACCESS
     if user_id in facts.members:
         organisation_id = facts.members[user_id]
-        categories, withheld = set(), set()
-        for organisation_ids, consented, refused_subjects in facts.consents:
+        categories, withheld, consents = set(), set(), set()
+        for consent_id, organisation_ids, consented, refused_subjects in facts.consents:
             if organisation_id in organisation_ids:
                 categories |= consented
                 withheld |= refused_subjects
+                consents |= {(category, consent_id) for category in consented}
         return Access(
             view=True,
             change=True,
             categories=frozenset(categories),
             organisations=frozenset({organisation_id}),
             withheld_subjects=frozenset(withheld),
+            role="member",
+            consents=tuple(sorted(consents, key=str)),
         )
     if user_id in facts.handover_receivers:
-        return Access(view=True)
+        return Access(view=True, role="handover")
     return NO_ACCESS
 
 
@@ -154,6 +168,7 @@ def _load_facts(cases: list[Case], *, user=None, now=None) -> dict:
         for consent in in_force:
             facts[consent.case_id].consents.append(
                 (
+                    consent.pk,
                     {org.pk for org in consent.recipients.all()},
                     set(consent.categories),
                     refusals.get(consent.pk, set()),

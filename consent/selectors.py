@@ -8,7 +8,7 @@ from consent.models import Consent, ConsentEvent
 
 
 def _with_details(queryset: QuerySet[Consent]) -> QuerySet[Consent]:
-    return queryset.select_related("requested_by").prefetch_related(
+    return queryset.select_related("requested_by", "case").prefetch_related(
         "recipients", Prefetch("events", queryset=ConsentEvent.objects.order_by("created_at", "id"))
     )
 

@@ -112,6 +112,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "audit.middleware.ChangeActorMiddleware",
+    "audit.recorder.AccessLogMiddleware",
 ]
 
 ROOT_URLCONF = "koordinointi.urls"
@@ -138,6 +139,8 @@ DATABASES = {
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
+# Each request is one transaction, so a read's access-log event commits with it or not at all.
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers take the lock when their transaction begins and wait for one another, so
     # concurrent requests serialise instead of failing with "database is locked".

@@ -1,0 +1,67 @@
+"""The one place where API views write the access log (see audit/recorder.py).
+
+A view that reads family or case data mixes in `AuditedMixin`, names its `audit_resource`,
+and says in `audit_shown()` which cases it showed, with which data categories recorded by which
+organisations. Refused attempts (401, 403, 404) on a case URL are logged from the URL itself.
+"""
+
+from rest_framework.permissions import SAFE_METHODS
+
+from audit.models import AccessEvent
+from audit.recorder import recorder_for
+
+
+class Shown:
+    """What one response showed of one case."""
+
+    __slots__ = ("case", "access", "categories", "sources")
+
+    def __init__(self, case, access, categories=(), sources=()):
+        self.case, self.access = case, access
+        self.categories, self.sources = set(categories), set(sources)
+
+
+class AuditedMixin:
+    audit_resource = "case"
+    audit_case_kwarg = "case_pk"  # the URL parameter that names the case, if any
+
+    def audit_shown(self) -> list[Shown]:
+        raise NotImplementedError
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        recorder = recorder_for(request)
+        read = request.method in SAFE_METHODS
+        if response.status_code < 400:
+            if read:
+                action = (
+                    AccessEvent.Action.LIST if self.action_is_list() else AccessEvent.Action.VIEW
+                )
+                for shown in self.audit_shown():
+                    recorder.allowed(
+                        case=shown.case,
+                        access=shown.access,
+                        resource=self.audit_resource,
+                        action=action,
+                        categories=shown.categories,
+                        sources=shown.sources,
+                    )
+            recorder.flush()  # inside the request's transaction: no data without its log
+        elif response.status_code in (401, 403, 404):
+            recorder.denied(
+                resource=self.audit_resource,
+                action=AccessEvent.Action.VIEW if read else AccessEvent.Action.WRITE,
+                case_id=self.kwargs.get(self.audit_case_kwarg) if self.audit_case_kwarg else None,
+            )
+        return response
+
+    def get_serializer(self, instance=None, *args, **kwargs):
+        if instance is not None:
+            self._shown_objects = list(instance) if kwargs.get("many") else [instance]
+        return super().get_serializer(instance, *args, **kwargs)
+
+    def shown_objects(self) -> list:
+        return getattr(self, "_shown_objects", [])
+
+    def action_is_list(self) -> bool:
+        return getattr(self, "action", None) == "list"

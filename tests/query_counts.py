@@ -1,0 +1,7 @@
+"""Queries every request pays, named so that each pinned count reads as a sum of its parts."""
+
+# The request's own transaction (ATOMIC_REQUESTS): a savepoint and its release in tests.
+REQUEST = 2
+# Appending a page's access-log events: savepoint, lock the chain head, one bulk insert,
+# move the head, release.
+ACCESS_LOG = 5
