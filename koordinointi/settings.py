@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "consent",
     "audit",
     "api",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,4 @@
+"""Family portal URLs under /portal/."""
+
+app_name = "portal"
+urlpatterns: list = []
