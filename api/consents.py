@@ -19,6 +19,11 @@ from consent.categories import Category
 from consent.models import Consent, ConsentEvent
 
 
+def family_members(consent):
+    """Members of the consent's own family: another family's member is as unknown as none."""
+    return FamilyMember.objects.filter(family_id=consent.case.family_id)
+
+
 class ConsentEventSerializer(serializers.ModelSerializer):
     grantor = serializers.UUIDField(source="grantor_id", read_only=True, allow_null=True)
     subject = serializers.UUIDField(source="subject_id", read_only=True, allow_null=True)
@@ -129,6 +134,8 @@ class CaseConsentViewSet(CaseScopedMixin, mixins.ListModelMixin, viewsets.Generi
 
 
 class ConsentFilter(django_filters.FilterSet):
+    case = django_filters.UUIDFilter(field_name="case")  # unseen and missing cases look alike
+
     class Meta:
         model = Consent
         fields = ["case", "state"]
@@ -160,6 +167,7 @@ class ConsentViewSet(
     def _decide(self, request, decision):
         consent = self.get_object()
         data = DecisionSerializer(data=request.data)
+        data.fields["grantor"].queryset = family_members(consent)
         data.is_valid(raise_exception=True)
         services.consent_decide(
             actor=request.user, consent=consent, decision=decision, **data.validated_data
@@ -189,6 +197,7 @@ class ConsentViewSet(
         """Record a child's view (12+), or a 15+ child's refusal to share notes about them."""
         consent = self.get_object()
         data = ChildViewSerializer(data=request.data)
+        data.fields["child"].queryset = family_members(consent)
         data.is_valid(raise_exception=True)
         services.consent_child_view(actor=request.user, consent=consent, **data.validated_data)
         return Response(ConsentSerializer(self.get_object()).data)

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from api import serializers as s
 from api.views import UUID_REGEX, CaseScopedMixin
 from cases import selectors, services
-from cases.models import Invitation, NetworkMember, Note
+from cases.models import FamilyMember, Invitation, NetworkMember, Note
 from consent import policy
 from consent.categories import Category
 
@@ -174,6 +174,7 @@ class NoteViewSet(
         case, access = self.case_and_access()
         policy.require(access, "change")
         data = s.NoteCreateSerializer(data=request.data)
+        data.fields["subject"].queryset = FamilyMember.objects.filter(family_id=case.family_id)
         data.is_valid(raise_exception=True)
         [organisation_id] = access.organisations  # the one organisation you act for here
         note = services.note_create(

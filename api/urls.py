@@ -7,6 +7,7 @@ from api import consents, network, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+router.include_format_suffixes = False  # JSON only; no ".json" variants of every route
 router.register("organisations", views.OrganisationViewSet, basename="organisation")
 router.register("workers", views.WorkerViewSet, basename="worker")
 router.register("services", views.ServiceViewSet, basename="service")

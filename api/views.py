@@ -230,6 +230,10 @@ class FamilyViewSet(
 
 
 class CaseFilter(django_filters.FilterSet):
+    # A plain UUID, not a choice among all families: an unseen family must filter exactly like
+    # a missing one (an empty page), never answer differently.
+    family = django_filters.UUIDFilter(field_name="family")
+
     class Meta:
         model = Case
         fields = ["status", "family"]

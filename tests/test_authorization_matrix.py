@@ -1,0 +1,1150 @@
+"""Authorization matrix: every /api/ URL pattern, every demo role, objects the role must not reach.
+
+The patterns come from Django's URL resolver, and `TABLE` must name each of them with each of its
+methods, so a new endpoint (or a new method on an old one) fails `test_every_api_pattern_*` until
+someone decides here who may reach it. For every pattern, method, role and object of the seeded
+demo (plus a second family, Korhonen, owned by ulla.ulkopuolinen, and a closed case, Nieminen),
+the request must either be one the role may make, or answer 401/403/404 without a write and
+without a trace of data the role may not see. An unseen object must also answer exactly as an
+object that does not exist, so that the answer does not tell that it exists (DESIGN.md,
+"Permission model").
+"""
+
+import datetime
+import hashlib
+import json
+import re
+import secrets
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+import django_filters
+import pytest
+from auditlog.models import LogEntry
+from django.db import transaction
+from django.test import override_settings
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from cases import demo, services
+from cases.models import (
+    Case,
+    CaseUserObjectPermission,
+    Family,
+    FamilyMember,
+    Handover,
+    Invitation,
+    Municipality,
+    NetworkMember,
+    Note,
+    Organisation,
+    OrganisationMembership,
+    Plan,
+    User,
+)
+from consent import services as consent_services
+from consent.models import Consent, ConsentEvent
+from tests.factories import WorkerFactory
+
+pytestmark = pytest.mark.django_db
+
+TIINA = "tiina.vastuu"
+ANNA = "anna.neuvola"
+OLLI = "olli.opettaja"
+JENNI = "jenni.jarjesto"
+ULLA = "ulla.ulkopuolinen"
+HANNA = "hanna.huoltaja"
+TERO = "tero.tarkastaja"
+KAISA = "kaisa.koordinaattori"
+ANONYMOUS = "anonymous"
+USERS = (TIINA, ANNA, OLLI, JENNI, ULLA, HANNA, TERO, KAISA)
+ROLES = (*USERS, ANONYMOUS)
+SIGNED_IN = frozenset(USERS)
+EVERYONE = frozenset(ROLES)
+WORKERS = frozenset({TIINA, ANNA, OLLI, JENNI, ULLA})
+NOBODY: frozenset = frozenset()
+
+DENIED = frozenset({401, 403, 404})
+PUBLIC_KINDS = {"public", "service"}  # open to everyone, anonymous included: nothing to deny
+
+
+# --- The table -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How one method of one pattern is probed.
+
+    `kind` names the objects that fill the pattern's parameters (`World.targets`); each object
+    says which roles may do `action` on it, and which may see it at all (`seen_by`). A role that
+    may not see the object must get 401/403/404, the same answer as for an object that does not
+    exist; a role that sees it but may not do `action` must get 403.
+    """
+
+    kind: str
+    action: str
+    seen_by: str = "read"
+    # Statuses accepted besides the usual ones, each with the reason why it leaks nothing.
+    also: tuple[tuple[int, str], ...] = ()
+    # Send the request even when the role may make it (it writes nothing).
+    safe: bool = False
+
+
+def P(kind: str, action: str, **options) -> Probe:
+    return Probe(kind, action, **options)
+
+
+# Which URL parameters each kind of object fills.
+KIND_PARAMS = {
+    "public": set(),
+    "signed_in": set(),
+    "service": {"pk"},
+    "organisation": {"pk"},
+    "worker": {"pk"},
+    "family": {"pk"},
+    "case": {"pk", "case_pk"},
+    "note": {"case_pk", "pk"},
+    "member": {"case_pk", "pk"},
+    "case_invitation": {"case_pk", "pk"},
+    "handover": {"case_pk", "pk"},
+    "consent": {"pk"},
+    "my_invitation": {"token"},
+}
+
+# Every pattern under /api/, as "/path/{parameter}/", with each method it allows. Patterns that
+# DRF's DefaultRouter also serves with a format suffix ("/api/v1/cases/{pk}.json") are covered by
+# the row of the pattern without it, and probed in both forms.
+TABLE: dict[str, dict[str, Probe]] = {
+    # Public by design (DESIGN.md, "API conventions"): schema and docs, sign-in, the keys that
+    # verify consent receipts, the service catalogue.
+    "/api/schema/": {"GET": P("public", "read")},
+    "/api/docs/": {"GET": P("public", "read")},
+    "/api/v1/auth/token/": {"POST": P("public", "read", safe=True)},
+    "/api/v1/consent/public-key/": {"GET": P("public", "read")},
+    "/api/v1/services/": {"GET": P("public", "read")},
+    "/api/v1/services/{pk}/": {"GET": P("service", "read")},
+    # Yourself, and the directory of organisations and workers: anyone signed in.
+    "/api/v1/me/": {"GET": P("signed_in", "read")},
+    "/api/v1/organisations/": {"GET": P("signed_in", "read")},
+    "/api/v1/organisations/{pk}/": {"GET": P("organisation", "read")},
+    "/api/v1/workers/": {"GET": P("signed_in", "read")},
+    "/api/v1/workers/{pk}/": {"GET": P("worker", "read")},
+    # Families and cases. Lists are filtered per user: the leak check reads every list.
+    "/api/v1/families/": {
+        "GET": P("signed_in", "read"),
+        "POST": P("signed_in", "create_family"),
+    },
+    "/api/v1/families/{pk}/": {"GET": P("family", "read"), "PATCH": P("family", "manage")},
+    "/api/v1/cases/": {
+        "GET": P("signed_in", "read"),
+        # The family is named in the body, not the URL: a family you may not open a case for is
+        # "Invalid pk ... does not exist", the very answer for a family that does not exist (the
+        # matrix checks that it is the same), so the 400 tells nothing.
+        "POST": P("family", "open_case", also=((400, "unknown family in the body"),)),
+    },
+    "/api/v1/cases/{pk}/": {"GET": P("case", "read"), "PATCH": P("case", "manage")},
+    "/api/v1/cases/{pk}/close/": {"POST": P("case", "manage")},
+    "/api/v1/cases/{case_pk}/plan/": {
+        "GET": P("case", "read_plan", seen_by="read_plan"),
+        "PATCH": P("case", "write_plan", seen_by="read_plan"),
+    },
+    "/api/v1/cases/{case_pk}/members/": {"GET": P("case", "read"), "POST": P("case", "manage")},
+    "/api/v1/cases/{case_pk}/members/{pk}/": {
+        "GET": P("member", "read"),
+        "DELETE": P("member", "manage"),
+    },
+    "/api/v1/cases/{case_pk}/invitations/": {
+        "GET": P("case", "read_invitations"),
+        "POST": P("case", "manage"),
+    },
+    "/api/v1/cases/{case_pk}/invitations/{pk}/": {"GET": P("case_invitation", "read")},
+    "/api/v1/cases/{case_pk}/invitations/{pk}/withdraw/": {
+        "POST": P("case_invitation", "manage"),
+    },
+    "/api/v1/cases/{case_pk}/notes/": {"GET": P("case", "read"), "POST": P("case", "write")},
+    "/api/v1/cases/{case_pk}/notes/{pk}/": {"GET": P("note", "read")},
+    "/api/v1/cases/{case_pk}/handovers/": {"GET": P("case", "read"), "POST": P("case", "manage")},
+    "/api/v1/cases/{case_pk}/handovers/{pk}/": {"GET": P("handover", "read")},
+    "/api/v1/cases/{case_pk}/handovers/{pk}/accept/": {"POST": P("handover", "accept")},
+    "/api/v1/cases/{case_pk}/handovers/{pk}/decline/": {"POST": P("handover", "decline")},
+    "/api/v1/cases/{case_pk}/consent-requests/": {
+        "GET": P("case", "read_consents"),
+        "POST": P("case", "manage"),
+    },
+    # Invitations waiting for you, answered by the e-mailed token or by id.
+    "/api/v1/invitations/": {"GET": P("signed_in", "read")},
+    "/api/v1/invitations/{token}/accept/": {"POST": P("my_invitation", "answer")},
+    "/api/v1/invitations/{token}/decline/": {"POST": P("my_invitation", "answer")},
+    # Consents: the family's, and those of cases you are responsible for.
+    "/api/v1/consents/": {"GET": P("signed_in", "read")},
+    "/api/v1/consents/{pk}/": {"GET": P("consent", "read")},
+    "/api/v1/consents/{pk}/receipt/": {"GET": P("consent", "read")},
+    "/api/v1/consents/{pk}/grant/": {"POST": P("consent", "decide")},
+    "/api/v1/consents/{pk}/refuse/": {"POST": P("consent", "decide")},
+    "/api/v1/consents/{pk}/revoke/": {"POST": P("consent", "decide")},
+    "/api/v1/consents/{pk}/child-view/": {"POST": P("consent", "decide")},
+}
+
+PROBE_TEXT = "Matrix probe"
+
+
+def _future() -> str:
+    return (timezone.now() + datetime.timedelta(days=30)).isoformat()
+
+
+# Plausible bodies: what a request would send if the role were allowed, so that a missing check
+# shows up as a 2xx (or a 400 from validation) instead of hiding behind a validation error.
+BODIES = {
+    ("/api/v1/auth/token/", "POST"): lambda w, t: [
+        {"username": TIINA, "password": "not-the-password"}
+    ],
+    ("/api/v1/families/", "POST"): lambda w, t: [
+        {"name": PROBE_TEXT, "municipality": w.ids["lahti"]}
+    ],
+    ("/api/v1/families/{pk}/", "PATCH"): lambda w, t: [{"name": PROBE_TEXT}],
+    ("/api/v1/cases/", "POST"): lambda w, t: [{"family": t.refs["family"]}],
+    ("/api/v1/cases/{pk}/", "PATCH"): lambda w, t: [{"opening_reason": PROBE_TEXT}],
+    ("/api/v1/cases/{pk}/close/", "POST"): lambda w, t: [{"reason": PROBE_TEXT}],
+    ("/api/v1/cases/{case_pk}/plan/", "PATCH"): lambda w, t: [{"needs": PROBE_TEXT}],
+    ("/api/v1/cases/{case_pk}/members/", "POST"): lambda w, t: [
+        {"kind": "informal", "name": PROBE_TEXT, "relationship": "naapuri"}
+    ],
+    ("/api/v1/cases/{case_pk}/invitations/", "POST"): lambda w, t: [
+        {"organisation": w.ids["org_mll"], "email": "matrix.probe@example.org"}
+    ],
+    ("/api/v1/cases/{case_pk}/notes/", "POST"): lambda w, t: [
+        {"category": "notes_general", "text": PROBE_TEXT}
+    ],
+    ("/api/v1/cases/{case_pk}/handovers/", "POST"): lambda w, t: [{"to_worker": w.ids[ANNA]}],
+    ("/api/v1/cases/{case_pk}/consent-requests/", "POST"): lambda w, t: [
+        {
+            "recipients": [w.ids["org_mll"]],
+            "categories": ["basic"],
+            "purpose_code": "matrix-probe",
+            "purpose": PROBE_TEXT,
+            "valid_until": _future(),
+        }
+    ],
+    ("/api/v1/consents/{pk}/grant/", "POST"): lambda w, t: _decisions(t),
+    ("/api/v1/consents/{pk}/refuse/", "POST"): lambda w, t: _decisions(t),
+    ("/api/v1/consents/{pk}/revoke/", "POST"): lambda w, t: _decisions(t),
+    ("/api/v1/consents/{pk}/child-view/", "POST"): lambda w, t: [
+        {"child": t.refs["child"], "statement": PROBE_TEXT}
+    ],
+}
+
+
+def _decisions(target) -> list[dict]:
+    # As the guardian herself, and as a worker recording a guardian's decision.
+    return [{"channel": "api"}, {"channel": "on_behalf", "grantor": target.refs["guardian"]}]
+
+
+def bodies_for(base: str, method: str, world, target) -> list:
+    if method in ("GET", "DELETE"):
+        return [None]
+    plausible = BODIES.get((base, method), lambda w, t: [])(world, target)
+    return [{}, *plausible]
+
+
+# --- URL patterns from the resolver ----------------------------------------------------------
+
+
+def _walk(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern.callback
+
+
+def _template(route: str) -> str:
+    """'api/v1/cases/<uuid:case_pk>/^notes/(?P<pk>[0-9a-f...]{12})/$' -> the same as
+    '/api/v1/cases/{case_pk}/notes/{pk}/'."""
+    template = route.replace("^", "").replace("$", "")
+    template = re.sub(r"\\\.\(\?P<format>[^)]*\)/\?", ".{format}", template)
+    template = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", template)
+    template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", template)
+    return "/" + template
+
+
+def _methods(callback) -> frozenset[str]:
+    actions = getattr(callback, "actions", None)
+    if actions:  # a DRF viewset route
+        return frozenset(method.upper() for method in actions)
+    view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+    if view_class is None:  # a plain function view: it may answer any method
+        return frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+    return frozenset(
+        method.upper()
+        for method in view_class.http_method_names
+        if method not in ("options", "head", "trace") and hasattr(view_class, method)
+    )
+
+
+def api_patterns() -> dict[str, frozenset[str]]:
+    """{template: methods} of every URL pattern under /api/, format-suffix forms included."""
+    found: dict[str, frozenset[str]] = {}
+    for route, callback in _walk(get_resolver().url_patterns):
+        template = _template(route)
+        if template.startswith("/api/"):
+            found[template] = found.get(template, frozenset()) | _methods(callback)
+    return found
+
+
+def base_of(template: str) -> str:
+    """The table row of a format-suffix form: '/api/v1/cases/{pk}.{format}' -> '.../{pk}/'."""
+    return template.replace(".{format}", "/")
+
+
+def params_of(template: str) -> set[str]:
+    return set(re.findall(r"{(\w+)}", template))
+
+
+def fill(template: str, kwargs: dict) -> str:
+    return re.sub(r"{(\w+)}", lambda m: "json" if m[1] == "format" else str(kwargs[m[1]]), template)
+
+
+# --- The world: seeded demo plus objects each role must not reach -----------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One object a pattern can be filled with, and who may do what to it."""
+
+    label: str
+    kwargs: dict  # URL parameters that name it
+    may: dict  # action -> roles that may do it
+    refs: dict = field(default_factory=dict)  # ids the plausible bodies refer to
+    # Why a 403 for this object, where a made-up one answers 404, tells nothing.
+    existence_exempt: str = ""
+
+    def allows(self, role: str, action: str) -> bool:
+        return role in self.may.get(action, self.may.get(EVERY_ACTION, NOBODY))
+
+
+@dataclass
+class World:
+    ids: dict[str, str]
+    targets: dict[str, list[Target]]
+    secrets: dict[str, frozenset]  # text or id -> roles that may see it in a response
+    readable_cases: dict[str, set[str]]  # role -> ids of cases it may read
+    tokens: dict[str, str]
+    jenni_token: str
+
+
+EVERY_ACTION = "*"
+
+
+def _same(*roles) -> dict:
+    """Every action allowed to the same roles (an object wholly one role's)."""
+    return {EVERY_ACTION: frozenset(roles)}
+
+
+def _token_hash(token: str) -> str:
+    # As cases.services stores invitation tokens; `jenni_token_is_live` below proves it matches.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _build_world() -> World:
+    seeded = demo.seed()
+    users = {user.username: user for user in User.objects.filter(username__in=USERS)}
+    orgs = {org.code: org for org in Organisation.objects.all()}
+    lahti = Municipality.objects.get(code="lahti")
+    asikkala = Municipality.objects.get(code="asikkala")
+    tiina, anna, ulla = users[TIINA], users[ANNA], users[ULLA]
+    ville = WorkerFactory(username="ville.vieras", first_name="Ville", last_name="Vieras")
+    soon = timezone.now() + datetime.timedelta(days=90)
+
+    # The Virtanen case of the demo, plus a person close to the family and a handover proposal.
+    virtanen = seeded.case
+    v_family = virtanen.family
+    v_guardian = v_family.members.get(role=FamilyMember.Role.GUARDIAN)
+    v_aino = v_family.members.get(first_name="Aino")
+    v_members = list(v_family.members.all())
+    v_anna = NetworkMember.objects.get(case=virtanen, user=anna)
+    v_olli = NetworkMember.objects.get(case=virtanen, user=users[OLLI])
+    v_informal = services.network_add_informal(
+        actor=tiina,
+        case=virtanen,
+        name="Mummo Virtanen",
+        relationship="isoäiti",
+        contact="040 111 2222",
+    )
+    v_handover = services.handover_propose(actor=tiina, case=virtanen, to_worker=ville)
+    v_notes = {note.category: note for note in Note.objects.filter(case=virtanen)}
+    v_clinic = Consent.objects.get(case=virtanen, recipients=orgs["phhva-lastenneuvola"])
+    v_school = Consent.objects.get(case=virtanen, recipients=orgs["asikkala-perusopetus"])
+    jenni_invitation = Invitation.objects.get(case=virtanen, invited_user=users[JENNI])
+    jenni_token = secrets.token_urlsafe(32)
+    Invitation.objects.filter(pk=jenni_invitation.pk).update(token_hash=_token_hash(jenni_token))
+    plan = Plan.objects.get(case=virtanen)
+
+    # Korhonen: ulla's own family, with one of everything.
+    k_family = services.family_create(
+        actor=ulla,
+        name="Korhonen",
+        municipality=lahti,
+        members=[
+            {"role": "guardian", "first_name": "Kalle", "last_name": "Korhonen"},
+            {
+                "role": "child",
+                "first_name": "Kaapo",
+                "last_name": "Korhonen",
+                "birth_date": timezone.localdate() - datetime.timedelta(days=13 * 365 + 100),
+            },
+        ],
+        opening_reason="Korhonen: isän jaksaminen, lastensuojeluilmoitus.",
+    )
+    korhonen = k_family.cases.get()
+    k_guardian = k_family.members.get(role=FamilyMember.Role.GUARDIAN)
+    k_child = k_family.members.get(role=FamilyMember.Role.CHILD)
+    k_ville = services.network_add_professional(actor=ulla, case=korhonen, user=ville, role="x")
+    k_informal = services.network_add_informal(
+        actor=ulla,
+        case=korhonen,
+        name="Kerttu Korhonen",
+        relationship="isoäiti",
+        contact="040 333 4444",
+    )
+    k_note = services.note_create(
+        actor=ulla,
+        case=korhonen,
+        organisation_id=korhonen.responsible_organisation_id,
+        category="notes_social",
+        text="Korhonen: kotikäynti, isä työtön.",
+    )
+    services.plan_update(actor=ulla, case=korhonen, data={"needs": "Korhonen: arjen tuki."})
+    k_consent = consent_services.consent_request(
+        actor=ulla,
+        case=korhonen,
+        recipients=[orgs["mll-paijat-hame"]],
+        categories=["basic", "notes_social"],
+        purpose_code="family-centre-coordination",
+        purpose="Korhonen: tukiperhe",
+        valid_until=soon,
+    )
+    k_invitation, k_token = services.invitation_create(
+        actor=ulla,
+        case=korhonen,
+        organisation=orgs["mll-paijat-hame"],
+        email="kutsu.korhonen@example.org",
+        message="Korhonen: tervetuloa verkostoon.",
+    )
+    k_handover = services.handover_propose(
+        actor=ulla, case=korhonen, to_worker=ville, message="Korhonen: siirto."
+    )
+
+    # Nieminen: tiina's closed case, where anna was a member; the network's access has ended.
+    n_family = services.family_create(
+        actor=tiina,
+        name="Nieminen",
+        municipality=asikkala,
+        members=[{"role": "guardian", "first_name": "Niina", "last_name": "Nieminen"}],
+        opening_reason="Nieminen: muutto paikkakunnalle.",
+    )
+    nieminen = n_family.cases.get()
+    n_anna = services.network_add_professional(actor=tiina, case=nieminen, user=anna, role="x")
+    n_note = services.note_create(
+        actor=tiina,
+        case=nieminen,
+        organisation_id=nieminen.responsible_organisation_id,
+        category="notes_social",
+        text="Nieminen: perhe muuttaa pois.",
+    )
+    services.case_close(actor=tiina, case=nieminen, reason="Nieminen: muutti pois.")
+
+    ids = {
+        ANNA: str(anna.pk),
+        "lahti": str(lahti.pk),
+        "org_mll": str(orgs["mll-paijat-hame"].pk),
+    }
+    s = str
+    V, K, N = s(virtanen.pk), s(korhonen.pk), s(nieminen.pk)
+    v_sees = frozenset({TIINA, ANNA, OLLI, HANNA})
+    v_basic = frozenset({TIINA, ANNA, HANNA})  # anna by consent, hanna as the family
+    family_only = frozenset({TIINA, HANNA})
+
+    def case(label, pk, may):
+        return Target(label, {"pk": pk, "case_pk": pk}, may)
+
+    def sub(label, case_pk, pk, may, **extra):
+        return Target(label, {"case_pk": case_pk, "pk": s(pk)}, may, **extra)
+
+    targets = {
+        "public": [Target("public resource", {}, _same(*EVERYONE))],
+        "signed_in": [
+            Target(
+                "the collection",
+                {},
+                {"read": SIGNED_IN, "create_family": WORKERS},
+            )
+        ],
+        "service": [
+            Target(
+                "a catalogue service",
+                {"pk": s(orgs["mll-paijat-hame"].services.first().pk)},
+                _same(*EVERYONE),
+            )
+        ],
+        "organisation": [
+            Target(
+                "ulla's organisation",
+                {"pk": s(korhonen.responsible_organisation_id)},
+                _same(*SIGNED_IN),
+            )
+        ],
+        "worker": [Target("ulla in the directory", {"pk": s(ulla.pk)}, _same(*SIGNED_IN))],
+        "family": [
+            Target(
+                "Virtanen family",
+                {"pk": s(v_family.pk)},
+                {"read": v_sees, "manage": {TIINA}, "open_case": {TIINA}},
+                refs={"family": s(v_family.pk)},
+            ),
+            Target(
+                "Korhonen family",
+                {"pk": s(k_family.pk)},
+                _same(ULLA),
+                refs={"family": s(k_family.pk)},
+            ),
+            Target(
+                "Nieminen family (case closed)",
+                {"pk": s(n_family.pk)},
+                # Reopening is the responsible worker's; the family's data stays frozen.
+                {"read": {TIINA}, "open_case": {TIINA}},
+                refs={"family": s(n_family.pk)},
+            ),
+        ],
+        "case": [
+            case(
+                "Virtanen case",
+                V,
+                {
+                    "read": v_sees,
+                    "manage": {TIINA},
+                    "write": {TIINA, ANNA, OLLI},
+                    "read_plan": v_basic,
+                    "write_plan": {TIINA, ANNA},
+                    # DESIGN.md lets the family "see" its network's invitations and consents;
+                    # the API keeps these two lists to the responsible worker (403 to hanna).
+                    # Both are safe, so the matrix leaves hanna's GET to the leak check.
+                    "read_invitations": family_only,
+                    "read_consents": family_only,
+                },
+            ),
+            case("Korhonen case", K, _same(ULLA)),
+            case(
+                "Nieminen case (closed)",
+                N,
+                {
+                    key: {TIINA}
+                    for key in ("read", "read_plan", "read_invitations", "read_consents")
+                },
+            ),
+        ],
+        "note": [
+            sub(
+                "Virtanen social note by tiina",
+                V,
+                v_notes["notes_social"].pk,
+                {"read": family_only},
+            ),
+            sub(
+                "Virtanen general note by tiina",
+                V,
+                v_notes["notes_general"].pk,
+                {"read": family_only},
+            ),
+            sub(
+                "Virtanen health note by anna",
+                V,
+                v_notes["notes_health"].pk,
+                {"read": {TIINA, ANNA, HANNA}},
+            ),
+            sub(
+                "Virtanen education note by olli",
+                V,
+                v_notes["notes_education"].pk,
+                {"read": {TIINA, OLLI, HANNA}},
+            ),
+            sub("Korhonen note", K, k_note.pk, _same(ULLA)),
+            sub("Nieminen note (case closed)", N, n_note.pk, {"read": {TIINA}}),
+            sub("Korhonen note under the Virtanen case", V, k_note.pk, {}),
+            sub("Virtanen social note under the Korhonen case", K, v_notes["notes_social"].pk, {}),
+        ],
+        "member": [
+            sub("anna in the Virtanen network", V, v_anna.pk, {"read": v_sees, "manage": {TIINA}}),
+            sub(
+                "Virtanen grandmother (informal)",
+                V,
+                v_informal.pk,
+                {"read": v_basic, "manage": {TIINA}},
+            ),
+            sub("ville in the Korhonen network", K, k_ville.pk, _same(ULLA)),
+            sub("Korhonen grandmother (informal)", K, k_informal.pk, _same(ULLA)),
+            sub("anna in the closed Nieminen network", N, n_anna.pk, {"read": {TIINA}}),
+            sub("Korhonen grandmother under the Virtanen case", V, k_informal.pk, {}),
+            sub("Virtanen grandmother under the Korhonen case", K, v_informal.pk, {}),
+        ],
+        "case_invitation": [
+            sub(
+                "jenni's invitation to Virtanen",
+                V,
+                jenni_invitation.pk,
+                {"read": family_only, "manage": {TIINA}},
+            ),
+            sub("Korhonen e-mail invitation", K, k_invitation.pk, _same(ULLA)),
+            sub("Korhonen invitation under the Virtanen case", V, k_invitation.pk, {}),
+            sub("jenni's invitation under the Korhonen case", K, jenni_invitation.pk, {}),
+        ],
+        "handover": [
+            # Proposed to ville: no demo role may accept it; tiina may withdraw it.
+            sub(
+                "Virtanen handover to ville", V, v_handover.pk, {"read": v_sees, "decline": {TIINA}}
+            ),
+            sub(
+                "Korhonen handover to ville", K, k_handover.pk, {"read": {ULLA}, "decline": {ULLA}}
+            ),
+            sub("Korhonen handover under the Virtanen case", V, k_handover.pk, {}),
+            sub("Virtanen handover under the Korhonen case", K, v_handover.pk, {}),
+        ],
+        "consent": [
+            Target(
+                label,
+                {"pk": s(consent.pk)},
+                _same(*roles),
+                refs={"guardian": s(guardian.pk), "child": s(child.pk)},
+            )
+            for label, consent, roles, guardian, child in (
+                (
+                    "Virtanen consent for the clinic (active)",
+                    v_clinic,
+                    family_only,
+                    v_guardian,
+                    v_aino,
+                ),
+                (
+                    "Virtanen consent for the school (pending)",
+                    v_school,
+                    family_only,
+                    v_guardian,
+                    v_aino,
+                ),
+                ("Korhonen consent (pending)", k_consent, {ULLA}, k_guardian, k_child),
+            )
+        ],
+        "my_invitation": [
+            Target(
+                "jenni's invitation by its token",
+                {"token": jenni_token},
+                _same(JENNI),
+                existence_exempt="the token is the e-mailed secret: whoever holds it may learn "
+                "that it is for someone else",
+            ),
+            Target("jenni's invitation by id", {"token": s(jenni_invitation.pk)}, _same(JENNI)),
+            Target(
+                "Korhonen e-mail invitation by its token",
+                {"token": k_token},
+                {},
+                existence_exempt="as above: the token is the secret",
+            ),
+            Target("Korhonen e-mail invitation by id", {"token": s(k_invitation.pk)}, {}),
+        ],
+    }
+
+    secrets_: dict[str, frozenset] = {}
+
+    def secret(value, roles):
+        secrets_[s(value)] = frozenset(roles)
+
+    # Virtanen: basic data only where `basic` is readable.
+    for text in ("Virtanen", "Hanna", "Aino", demo.OPENING_REASON, "040 111 2222"):
+        secret(text, v_basic)
+    secret("Eeli", v_sees)  # in olli's own note and in his role in the network
+    for member in v_members:
+        secret(member.pk, v_basic)
+    secret(v_informal.pk, v_basic)
+    secret(v_family.pk, v_sees)
+    secret(V, v_sees | {JENNI})  # jenni's invitation names the case
+    secret(v_anna.pk, v_sees)
+    secret(v_olli.pk, v_sees)
+    secret(v_handover.pk, v_sees)
+    for text in (plan.needs, plan.goals, plan.family_view):
+        secret(text, v_basic)
+    for category, readers in (
+        ("notes_social", family_only),
+        ("notes_general", family_only),
+        ("notes_health", {TIINA, ANNA, HANNA}),
+        ("notes_education", {TIINA, OLLI, HANNA}),
+    ):
+        secret(v_notes[category].pk, readers)
+        secret(v_notes[category].text, readers)
+    for consent in (v_clinic, v_school):
+        secret(consent.pk, family_only)
+    secret(v_clinic.purpose, family_only)
+    secret(v_clinic.message, family_only)
+    secret(jenni_invitation.pk, {TIINA, JENNI, HANNA})
+    secret(jenni_token, NOBODY)
+    for member in v_members:
+        if member.identity_code:
+            secret(member.identity_code, NOBODY)
+    # Korhonen: ulla's alone.
+    for value in (
+        "Korhonen",
+        "040 333 4444",
+        K,
+        k_family.pk,
+        k_guardian.pk,
+        k_child.pk,
+        k_ville.pk,
+        k_informal.pk,
+        k_note.pk,
+        k_consent.pk,
+        k_invitation.pk,
+        k_handover.pk,
+    ):
+        secret(value, {ULLA})
+    secret(k_token, NOBODY)
+    # Nieminen: tiina's (the responsible worker keeps seeing her closed case).
+    for value in ("Nieminen", "Niina", N, n_family.pk, n_anna.pk, n_note.pk):
+        secret(value, {TIINA})
+
+    readable_cases = {role: set() for role in ROLES}
+    for target in targets["case"]:
+        for role in ROLES:
+            if target.allows(role, "read"):
+                readable_cases[role].add(target.kwargs["pk"])
+
+    tokens = {username: Token.objects.create(user=users[username]).key for username in USERS}
+    return World(
+        ids=ids,
+        targets=targets,
+        secrets=secrets_,
+        readable_cases=readable_cases,
+        tokens=tokens,
+        jenni_token=jenni_token,
+    )
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """The seeded demo and the extra objects, built once for this module and rolled back after."""
+    with (
+        django_db_blocker.unblock(),
+        override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]),
+        transaction.atomic(),
+    ):
+        yield _build_world()
+        transaction.set_rollback(True)
+
+
+def client_for(world: World, role: str) -> APIClient:
+    client = APIClient()
+    if role != ANONYMOUS:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens[role]}")
+    return client
+
+
+# --- Checks ----------------------------------------------------------------------------------
+
+WATCHED = (
+    Family,
+    FamilyMember,
+    Case,
+    CaseUserObjectPermission,
+    NetworkMember,
+    Invitation,
+    Note,
+    Plan,
+    Handover,
+    Consent,
+    Consent.recipients.through,
+    ConsentEvent,
+    User,
+    OrganisationMembership,
+    Organisation,
+    Token,
+)
+
+
+def fingerprint() -> dict:
+    """The contents of the domain tables (the access log may grow: denied reads are logged)."""
+    state = {
+        model._meta.label: list(model.objects.order_by("pk").values_list()) for model in WATCHED
+    }
+    state["auditlog.LogEntry"] = LogEntry.objects.count()
+    return state
+
+
+@dataclass
+class Outcome:
+    status: int | None
+    text: str
+    error: str = ""
+    changed: list[str] = field(default_factory=list)
+
+
+def send(client: APIClient, method: str, url: str, body, baseline: dict) -> Outcome:
+    """Make the request in a savepoint that is rolled back, so no probe affects the next."""
+    with transaction.atomic():
+        try:
+            if body is None:
+                response = client.generic(method, url)
+            else:
+                response = client.generic(
+                    method, url, json.dumps(body), content_type="application/json"
+                )
+        except Exception as exc:  # the test client re-raises what the view did not handle
+            transaction.set_rollback(True)
+            return Outcome(None, "", error=f"{type(exc).__name__}: {exc}")
+        after = fingerprint()
+        transaction.set_rollback(True)
+    changed = [label for label in baseline if baseline[label] != after[label]]
+    return Outcome(response.status_code, response.content.decode(errors="replace"), "", changed)
+
+
+def leaks(world: World, role: str, text: str, request_text: str) -> list[str]:
+    """Secrets in a response that the role may not see and did not send itself."""
+    return sorted(
+        value
+        for value, roles in world.secrets.items()
+        if value and role not in roles and value in text and value not in request_text
+    )
+
+
+def _ghost(value: str) -> str:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return secrets.token_urlsafe(32)
+    return str(uuid.uuid4())
+
+
+def _substitute(obj, mapping: dict):
+    if isinstance(obj, str):
+        return mapping.get(obj, obj)
+    if isinstance(obj, list):
+        return [_substitute(item, mapping) for item in obj]
+    if isinstance(obj, dict):
+        return {key: _substitute(value, mapping) for key, value in obj.items()}
+    return obj
+
+
+def _normalise(text: str, mapping: dict) -> str:
+    for real, ghost in mapping.items():
+        text = text.replace(real, "<id>").replace(ghost, "<id>")
+    return text
+
+
+def describe(role, method, url, body, target, outcome: Outcome) -> str:
+    got = outcome.error or f"{outcome.status} {outcome.text[:300]}"
+    sent = "" if body is None else f" {json.dumps(body)}"
+    return f"{role} {method} {url}{sent} [{target.label}] -> {got}"
+
+
+# --- Tests -----------------------------------------------------------------------------------
+
+
+def test_every_api_pattern_is_in_the_table_with_its_methods():
+    found = api_patterns()
+    rows: dict[str, frozenset[str]] = {}
+    problems = []
+    for template, methods in found.items():
+        base = base_of(template)
+        if template != base and rows.get(base, methods) != methods:
+            problems.append(f"{template} allows {sorted(methods)}, unlike {base}")
+        rows[base] = rows.get(base, frozenset()) | methods
+        leftover = re.sub(r"{\w+}", "", template)
+        if re.search(r"[\\()\[\]?*+<>^$|]", leftover):
+            problems.append(f"{template}: cannot read this pattern; teach _template() its syntax")
+    for template in sorted(set(rows) - set(TABLE)):
+        problems.append(
+            f"{template} {sorted(rows[template])} is not in TABLE: decide who may reach it"
+        )
+    for template in sorted(set(TABLE) - set(rows)):
+        problems.append(f"{template} is in TABLE but no longer routed: remove its row")
+    for template in sorted(set(TABLE) & set(rows)):
+        if set(TABLE[template]) != rows[template]:
+            problems.append(
+                f"{template} allows {sorted(rows[template])}, TABLE has {sorted(TABLE[template])}"
+            )
+    for template, row in TABLE.items():
+        for method, probe in row.items():
+            missing = params_of(template) - KIND_PARAMS[probe.kind]
+            if missing:
+                problems.append(f"{method} {template}: kind {probe.kind!r} cannot fill {missing}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_table_reads_django_patterns_the_way_the_api_routes_them():
+    found = api_patterns()
+    assert found["/api/v1/cases/{case_pk}/notes/{pk}/"] == {"GET"}
+    suffixed = r"api/v1/^cases/(?P<pk>[0-9a-f]{8})\.(?P<format>[a-z0-9]+)/?$"
+    assert _template(suffixed) == "/api/v1/cases/{pk}.{format}"
+    assert base_of("/api/v1/cases/{pk}.{format}") == "/api/v1/cases/{pk}/"
+    assert found["/api/v1/invitations/{token}/accept/"] == {"POST"}
+    assert found["/api/v1/cases/{case_pk}/plan/"] == {"GET", "PATCH"}
+    assert "/healthz" not in found and not any(t.startswith("/admin") for t in found)
+
+
+def test_no_role_reaches_what_it_must_not(world):
+    baseline = fingerprint()
+    clients = {role: client_for(world, role) for role in ROLES}
+    failures: list[str] = []
+    denied_per_pattern: Counter = Counter()
+    counts: Counter = Counter()
+
+    for template in sorted(api_patterns()):
+        base = base_of(template)
+        for method, probe in TABLE[base].items():
+            for target in world.targets[probe.kind]:
+                url = fill(template, target.kwargs)
+                for role in ROLES:
+                    allowed = target.allows(role, probe.action)
+                    if allowed and not (method == "GET" or probe.safe):
+                        continue  # a write the role may make: other tests cover it
+                    seen = target.allows(role, probe.seen_by)
+                    for body in bodies_for(base, method, world, target):
+                        outcome = send(clients[role], method, url, body, baseline)
+                        counts["allowed" if allowed else "denied"] += 1
+                        request_text = url + ("" if body is None else json.dumps(body))
+                        what = describe(role, method, url, body, target, outcome)
+                        if outcome.error or outcome.status >= 500:
+                            failures.append(f"SERVER ERROR {what}")
+                            continue
+                        if outcome.changed:
+                            failures.append(f"WROTE {outcome.changed}: {what}")
+                        leaked = leaks(world, role, outcome.text, request_text)
+                        if leaked:
+                            failures.append(f"LEAKED {leaked}: {what}")
+                        if allowed:
+                            continue
+                        denied_per_pattern[template] += 1
+                        also = {status for status, _reason in probe.also}
+                        expected = ({403} if seen else DENIED) | also
+                        if role == ANONYMOUS:
+                            expected = {401} | also
+                        if outcome.status not in expected:
+                            failures.append(f"EXPECTED {sorted(expected)}: {what}")
+                            continue
+                        if seen or target.existence_exempt:
+                            continue
+                        # Unseen: the answer must be the one for an object that does not exist.
+                        mapping = {
+                            value: _ghost(value)
+                            for value in [*target.kwargs.values(), *target.refs.values()]
+                            if value not in world.readable_cases[role]
+                        }
+                        if not mapping:
+                            continue
+                        ghost_url = fill(template, _substitute(target.kwargs, mapping))
+                        ghost = send(
+                            clients[role], method, ghost_url, _substitute(body, mapping), baseline
+                        )
+                        counts["ghost"] += 1
+                        if (ghost.status, _normalise(ghost.text, mapping)) != (
+                            outcome.status,
+                            _normalise(outcome.text, mapping),
+                        ):
+                            failures.append(
+                                f"EXISTENCE SHOWS: {what}; but for a made-up object "
+                                f"{method} {ghost_url} -> "
+                                f"{ghost.error or ghost.status} {ghost.text[:200]}"
+                            )
+
+    print(f"\nauthorization matrix: {dict(counts)} requests over {len(api_patterns())} patterns")
+    assert not failures, f"{len(failures)} authorization failures:\n" + "\n".join(failures)
+    unprobed = [
+        template
+        for template in api_patterns()
+        if denied_per_pattern[template] == 0
+        and any(p.kind not in PUBLIC_KINDS for p in TABLE[base_of(template)].values())
+    ]
+    assert not unprobed, f"patterns with no denied probe (the matrix would be vacuous): {unprobed}"
+    assert counts["denied"] > 1000, counts
+
+
+def _related_model(model, path: str):
+    """The model a filter's field path points at (None for a plain field)."""
+    related = None
+    for part in path.split("__"):
+        try:
+            related = model._meta.get_field(part).related_model
+        except Exception:  # a lookup or a method filter, not a field
+            return None
+        if related is None:
+            return None
+        model = related
+    return related
+
+
+def test_filters_do_not_tell_that_an_unseen_object_exists(world):
+    """A list filtered by an object the user may not see answers as if it did not exist."""
+    private = {
+        Case: "case",
+        Family: "family",
+        Consent: "consent",
+        Note: "note",
+        NetworkMember: "member",
+        Invitation: "case_invitation",
+        Handover: "handover",
+        FamilyMember: None,
+    }
+    baseline = fingerprint()
+    failures: list[str] = []
+    probed = 0
+    for route, callback in _walk(get_resolver().url_patterns):
+        template = _template(route)
+        actions = getattr(callback, "actions", None) or {}
+        if not template.startswith("/api/") or actions.get("get") != "list":
+            continue
+        if template != base_of(template):
+            continue  # the format-suffix form filters through the same FilterSet
+        view = callback.cls
+        filterset = getattr(view, "filterset_class", None)
+        if filterset is None and getattr(view, "filterset_fields", None):
+            filterset = django_filters.filterset.filterset_factory(
+                view.serializer_class.Meta.model, fields=view.filterset_fields
+            )
+        if filterset is None:
+            continue
+        for name, flt in filterset.base_filters.items():
+            model = _related_model(filterset._meta.model, flt.field_name)
+            if model not in private:
+                continue
+            kind = private[model]
+            assert kind is not None, f"{template}?{name}=: add the {model.__name__} objects"
+            for role in USERS:
+                case_ids = sorted(world.readable_cases[role])
+                if "case_pk" in params_of(template) and not case_ids:
+                    continue
+                url = fill(template, {"case_pk": case_ids[0] if case_ids else ""})
+                for target in world.targets[kind]:
+                    value = target.kwargs.get("pk")
+                    if value is None or target.allows(role, "read"):
+                        continue
+                    outcome = send(
+                        client_for(world, role), "GET", f"{url}?{name}={value}", None, baseline
+                    )
+                    made_up = str(uuid.uuid4())
+                    ghost = send(
+                        client_for(world, role), "GET", f"{url}?{name}={made_up}", None, baseline
+                    )
+                    probed += 1
+                    mapping = {value: made_up}
+                    if (outcome.status, _normalise(outcome.text, mapping)) != (
+                        ghost.status,
+                        _normalise(ghost.text, mapping),
+                    ):
+                        failures.append(
+                            f"{role} GET {url}?{name}=<{target.label}> -> {outcome.status} "
+                            f"{outcome.text[:120]}; a made-up id -> {ghost.status} "
+                            f"{ghost.text[:160]}"
+                        )
+    assert probed, "no filter on a private model was probed"
+    assert not failures, f"{len(failures)} filters reveal unseen objects:\n" + "\n".join(failures)
+
+
+# --- Positive checks: the matrix above is not passing because nothing answers -----------------
+
+
+def get(world, role, url):
+    return client_for(world, role).get(url)
+
+
+def ids_of(response) -> list[str]:
+    body = response.json()
+    rows = body["results"] if isinstance(body, dict) and "results" in body else body
+    return [row["id"] for row in rows]
+
+
+def target(world, kind, label) -> Target:
+    return next(t for t in world.targets[kind] if t.label == label)
+
+
+def test_every_role_signs_in_with_its_token(world):
+    for role in USERS:
+        response = get(world, role, "/api/v1/me/")
+        assert response.status_code == 200, (role, response.content)
+        assert response.json()["username"] == role
+
+
+def test_the_responsible_worker_reaches_her_case_and_all_of_it(world):
+    case_id = target(world, "case", "Virtanen case").kwargs["pk"]
+    base = f"/api/v1/cases/{case_id}/"
+    case = get(world, TIINA, base)
+    assert case.status_code == 200 and case.json()["family"]["name"] == "Virtanen"
+    members = get(world, TIINA, base + "members/")
+    assert members.status_code == 200 and len(ids_of(members)) == 3  # anna, olli, grandmother
+    notes = get(world, TIINA, base + "notes/")
+    assert notes.status_code == 200 and len(ids_of(notes)) == 4
+    plan = get(world, TIINA, base + "plan/")
+    assert plan.status_code == 200 and plan.json()["needs"] == demo.PLAN["needs"]
+    consents = get(world, TIINA, base + "consent-requests/")
+    assert consents.status_code == 200 and len(ids_of(consents)) == 2
+    invitations = get(world, TIINA, base + "invitations/")
+    assert invitations.status_code == 200 and len(ids_of(invitations)) == 1
+
+
+def test_ulla_reaches_the_korhonen_case_that_the_others_must_not(world):
+    case_id = target(world, "case", "Korhonen case").kwargs["pk"]
+    response = get(world, ULLA, f"/api/v1/cases/{case_id}/")
+    assert response.status_code == 200 and response.json()["family"]["name"] == "Korhonen"
+    assert len(ids_of(get(world, ULLA, f"/api/v1/cases/{case_id}/notes/"))) == 1
+    assert get(world, TIINA, f"/api/v1/cases/{case_id}/").status_code == 404
+
+
+def test_hanna_reaches_her_familys_consents(world):
+    consent_ids = {t.kwargs["pk"] for t in world.targets["consent"] if t.allows(HANNA, "read")}
+    response = get(world, HANNA, "/api/v1/consents/")
+    assert response.status_code == 200
+    assert set(ids_of(response)) == consent_ids and len(consent_ids) == 2
+    for consent_id in consent_ids:
+        assert get(world, HANNA, f"/api/v1/consents/{consent_id}/").status_code == 200
+
+
+def test_anna_reads_health_notes_but_not_tiinas_social_note(world):
+    case_id = target(world, "case", "Virtanen case").kwargs["pk"]
+    health = target(world, "note", "Virtanen health note by anna").kwargs["pk"]
+    social = target(world, "note", "Virtanen social note by tiina").kwargs["pk"]
+    notes = get(world, ANNA, f"/api/v1/cases/{case_id}/notes/")
+    assert notes.status_code == 200
+    assert health in ids_of(notes) and social not in ids_of(notes)
+    assert get(world, ANNA, f"/api/v1/cases/{case_id}/notes/{health}/").status_code == 200
+    assert get(world, ANNA, f"/api/v1/cases/{case_id}/notes/{social}/").status_code == 404
+
+
+def test_olli_sees_the_case_without_the_family_and_only_his_own_note(world):
+    case_id = target(world, "case", "Virtanen case").kwargs["pk"]
+    own = target(world, "note", "Virtanen education note by olli").kwargs["pk"]
+    case = get(world, OLLI, f"/api/v1/cases/{case_id}/")
+    assert case.status_code == 200
+    assert "family" not in case.json() and case.json()["categories"] == []
+    notes = get(world, OLLI, f"/api/v1/cases/{case_id}/notes/")
+    assert notes.status_code == 200 and ids_of(notes) == [own]
+
+
+def test_jenni_sees_her_invitation_and_its_token_is_live(world):
+    invitation_id = target(world, "my_invitation", "jenni's invitation by id").kwargs["token"]
+    response = get(world, JENNI, "/api/v1/invitations/")
+    assert response.status_code == 200 and ids_of(response) == [invitation_id]
+    jenni = User.objects.get(username=JENNI)
+    found = services.invitation_by_key(user=jenni, key=world.jenni_token)
+    assert str(found.pk) == invitation_id
+
+
+def test_the_closed_case_stays_visible_to_its_worker_only(world):
+    case_id = target(world, "case", "Nieminen case (closed)").kwargs["pk"]
+    response = get(world, TIINA, f"/api/v1/cases/{case_id}/")
+    assert response.status_code == 200 and response.json()["status"] == "closed"
+    assert get(world, ANNA, f"/api/v1/cases/{case_id}/").status_code == 404
+
+
+def test_a_wrong_password_gets_no_token(world):
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"username": TIINA, "password": "not-the-password"}, format="json"
+    )
+    assert response.status_code == 400 and "token" not in response.json()
