@@ -1,0 +1,157 @@
+"""Several app servers appending to the access log at once never fork the chain.
+
+Four separate processes (each its own Django, its own database connection) append 250 events
+each, one append per event as real requests do, to the test database itself. On PostgreSQL the
+chain head's row lock serialises them; on SQLite the immediate transactions do.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection, transaction
+
+from audit.checkpoints import external_path
+from audit.models import AccessEvent, Chain, Checkpoint
+from audit.verify import duplicate_links, verify_chain
+
+CHAIN = "concurrency-test"
+PROCESSES = 4
+EVENTS_EACH = 250
+CHECKPOINT_EVERY = 100
+
+CHILD = textwrap.dedent(
+    """
+    import os, sys, time
+    import django
+
+    django.setup()
+    from audit.chain import append
+    from audit.models import AccessEvent
+
+    worker, chain = os.environ["WORKER"], os.environ["CHAIN"]
+    open(os.path.join(os.environ["SIGNALS"], f"ready-{worker}"), "w").close()
+    start = os.path.join(os.environ["SIGNALS"], "start")
+    deadline = time.monotonic() + 60
+    while not os.path.exists(start):
+        if time.monotonic() > deadline:
+            sys.exit("never told to start")
+        time.sleep(0.005)
+    count = int(os.environ["COUNT"])
+    for number in range(count):
+        event = AccessEvent(
+            resource="case",
+            action="view",
+            outcome="allowed",
+            username=f"worker-{worker}",
+            request_id=f"{worker}-{number}",
+        )
+        append([event], chain=chain)
+    print(f"appended {count}")
+    """
+)
+
+
+def database_url() -> str:
+    """A URL for the test database itself (not the one settings.py would name)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    credentials = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    host = db["HOST"] or "localhost"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}"
+
+
+def empty_audit_tables() -> None:
+    """The append-only triggers refuse Django's flush after a transactional test, so remove
+    the events the way the retention purge does: under a permit, in one transaction."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        chains = set(AccessEvent.objects.values_list("chain", flat=True))
+        chains |= set(Checkpoint.objects.values_list("chain", flat=True))
+        for chain in chains:
+            cursor.execute(
+                "INSERT INTO audit_purgepermit (chain, up_to_seq) VALUES (%s, %s)",
+                [chain, 2**62],
+            )
+        cursor.execute("DELETE FROM audit_accessevent")
+        cursor.execute("DELETE FROM audit_checkpoint")
+        cursor.execute("DELETE FROM audit_purgepermit")
+
+
+@pytest.fixture
+def audit_tables_emptied_afterwards(transactional_db):
+    yield
+    empty_audit_tables()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_four_processes_appending_at_once_leave_one_unbroken_chain(
+    audit_tables_emptied_afterwards, settings, tmp_path
+):
+    settings.AUDIT_CHECKPOINT_EVERY = CHECKPOINT_EVERY
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "koordinointi.settings",
+        "DATABASE_URL": database_url(),
+        "AUDIT_CHECKPOINT_EVERY": str(CHECKPOINT_EVERY),
+        "AUDIT_CHECKPOINT_DIR": settings.AUDIT_CHECKPOINT_DIR,
+        "CHAIN": CHAIN,
+        "COUNT": str(EVENTS_EACH),
+        "SIGNALS": str(signals),
+    }
+    children = [
+        subprocess.Popen(  # noqa: S603 - this interpreter, our own fixed script
+            [sys.executable, "-c", CHILD],
+            cwd=django_settings.BASE_DIR,
+            env=env | {"WORKER": str(worker)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for worker in range(PROCESSES)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(signals.glob("ready-*"))) < PROCESSES:
+            assert all(child.poll() is None for child in children), "a process died early"
+            assert time.monotonic() < deadline, "the processes did not start"
+            time.sleep(0.01)
+        (signals / "start").touch()
+        outputs = [child.communicate(timeout=120) for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+    for child, (out, err) in zip(children, outputs, strict=True):
+        assert child.returncode == 0, err
+        assert out.strip() == f"appended {EVENTS_EACH}"
+    total = PROCESSES * EVENTS_EACH
+    seqs = list(
+        AccessEvent.objects.filter(chain=CHAIN).order_by("seq").values_list("seq", flat=True)
+    )
+    assert seqs == list(range(1, total + 1))
+    assert duplicate_links(CHAIN) == 0  # no two events follow the same one: no fork
+    head = Chain.objects.get(name=CHAIN)
+    assert head.head_seq == total
+    by_worker = AccessEvent.objects.filter(chain=CHAIN).values_list("username", flat=True)
+    assert sorted(set(by_worker)) == [f"worker-{worker}" for worker in range(PROCESSES)]
+    checkpoint_seqs = Checkpoint.objects.filter(chain=CHAIN).values_list("seq", flat=True)
+    assert sorted(checkpoint_seqs) == list(range(CHECKPOINT_EVERY, total + 1, CHECKPOINT_EVERY))
+    copies = external_path(CHAIN).read_text().splitlines()
+    assert sorted(json.loads(line)["seq"] for line in copies) == sorted(checkpoint_seqs)
+    result = verify_chain(CHAIN)  # against the external copies the processes wrote, too
+    assert result.ok, result
+    assert (result.events, result.checkpoints) == (total, total // CHECKPOINT_EVERY)
