@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
-from api import consents, network, views
+from api import audit_views, consents, network, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -30,4 +30,27 @@ urlpatterns = [
     path("cases/<uuid:case_pk>/plan/", network.PlanView.as_view(), name="case-plan"),
     path("cases/<uuid:case_pk>/", include(case_router.urls)),
     path("", include(router.urls)),
+]
+
+# The access log (api/audit_views.py): the auditor's API, and the family's and the responsible
+# worker's access histories.
+urlpatterns += [
+    path("audit/events/", audit_views.AuditEventListView.as_view(), name="audit-events"),
+    path(
+        "audit/events/export/",
+        audit_views.AuditEventExportView.as_view(),
+        name="audit-events-export",
+    ),
+    path("audit/anomalies/", audit_views.AuditAnomalyView.as_view(), name="audit-anomalies"),
+    path("audit/verify/", audit_views.AuditVerifyView.as_view(), name="audit-verify"),
+    path(
+        "families/<uuid:pk>/access-history/",
+        audit_views.FamilyAccessHistoryView.as_view(),
+        name="family-access-history",
+    ),
+    path(
+        "cases/<uuid:case_pk>/access-history/",
+        audit_views.CaseAccessHistoryView.as_view(),
+        name="case-access-history",
+    ),
 ]

@@ -311,3 +311,85 @@ def consent_for_user(*, user, consent_id, queryset: QuerySet | None = None) -> C
         return base.get(pk=consent_id)
     except (Consent.DoesNotExist, ValidationError, ValueError):
         raise Http404 from None
+
+
+# --- The access log: who may read which part of it (DESIGN.md, "read access / disclosure logs") --
+
+
+def auditor_organisations(user) -> frozenset:
+    """Ids of the organisations where `user` is an auditor now (an active, unended membership)."""
+    from cases.models import OrganisationMembership
+
+    if not user.is_authenticated:
+        return frozenset()
+    return frozenset(
+        OrganisationMembership.objects.filter(
+            models.Q(ended_at__isnull=True) | models.Q(ended_at__gt=timezone.now()),
+            user=user,
+            role=OrganisationMembership.Role.AUDITOR,
+            is_active=True,
+        ).values_list("organisation_id", flat=True)
+    )
+
+
+def audit_events_for_auditor(user, *, organisations: Iterable | None = None) -> QuerySet:
+    """The access events within the auditor's organisations (none for anyone else).
+
+    An event is within an organisation when that organisation
+    - is the one the reader acted for (`organisation_id`), or
+    - is responsible for the case that was read (`controller_id`), or
+    - recorded data that the event disclosed (`disclosed_from`), or
+    - has the reader among its members (then or now), for events that name no organisation at
+      all: refused attempts on a case that does not exist, the auditor API itself. An event
+      that names an organisation is that organisation's alone to audit, so a worker's reads for
+      another employer stay out of sight.
+
+    `disclosed_from` is a JSON list of organisation ids: it is matched as text (a UUID cannot
+    occur inside another one), which works alike on SQLite and PostgreSQL; JSON containment
+    (`contains`) does not exist on SQLite.
+
+    Pass `organisations` when the caller already has `auditor_organisations(user)`.
+    """
+    from audit.models import AccessEvent
+    from cases.models import OrganisationMembership
+
+    if organisations is None:
+        organisations = auditor_organisations(user)
+    ids = sorted({str(org) for org in organisations})
+    if not ids:
+        return AccessEvent.objects.none()
+    disclosed = models.Q()
+    for org in ids:
+        disclosed |= models.Q(disclosed_from__icontains=org)
+    staff = OrganisationMembership.objects.filter(organisation_id__in=ids).values("user_id")
+    unnamed = models.Q(organisation_id__isnull=True, controller_id__isnull=True, user_id__in=staff)
+    return AccessEvent.objects.filter(
+        models.Q(organisation_id__in=ids) | models.Q(controller_id__in=ids) | disclosed | unnamed
+    )
+
+
+def family_for_guardian(*, user, family_id):
+    """The family of which `user` is a guardian; 404 for everyone else, who may not even learn
+    that it exists."""
+    from cases.models import Family
+
+    if not user.is_authenticated:
+        raise Http404
+    try:
+        family = Family.objects.filter(
+            pk=family_id, members__user=user, members__role=FamilyMember.Role.GUARDIAN
+        ).first()
+    except (ValidationError, ValueError):
+        raise Http404 from None
+    if family is None:
+        raise Http404
+    return family
+
+
+def case_history_for_user(*, user, case_id, queryset: QuerySet | None = None) -> tuple:
+    """(case, Access) for the responsible worker of the case, who may read its access history;
+    others who see the case get 403, the unseen 404."""
+    case, access = case_for_user(user=user, case_id=case_id, queryset=queryset)
+    if access.role != "responsible":
+        raise PermissionDenied
+    return case, access

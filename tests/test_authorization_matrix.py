@@ -186,6 +186,16 @@ TABLE: dict[str, dict[str, Probe]] = {
     "/api/v1/consents/{pk}/refuse/": {"POST": P("consent", "decide")},
     "/api/v1/consents/{pk}/revoke/": {"POST": P("consent", "decide")},
     "/api/v1/consents/{pk}/child-view/": {"POST": P("consent", "decide")},
+    # The access log: auditors only; a family's history for its guardians (everyone else 404,
+    # as for a family that does not exist); a case's history for its responsible worker.
+    "/api/v1/audit/events/": {"GET": P("signed_in", "audit")},
+    "/api/v1/audit/events/export/": {"GET": P("signed_in", "audit")},
+    "/api/v1/audit/anomalies/": {"GET": P("signed_in", "audit")},
+    "/api/v1/audit/verify/": {"GET": P("signed_in", "audit")},
+    "/api/v1/families/{pk}/access-history/": {
+        "GET": P("family", "read_history", seen_by="read_history")
+    },
+    "/api/v1/cases/{case_pk}/access-history/": {"GET": P("case", "read_history")},
 }
 
 PROBE_TEXT = "Matrix probe"
@@ -479,7 +489,7 @@ def _build_world() -> World:
             Target(
                 "the collection",
                 {},
-                {"read": SIGNED_IN, "create_family": WORKERS},
+                {"read": SIGNED_IN, "create_family": WORKERS, "audit": {TERO}},
             )
         ],
         "service": [
@@ -501,7 +511,12 @@ def _build_world() -> World:
             Target(
                 "Virtanen family",
                 {"pk": s(v_family.pk)},
-                {"read": v_sees, "manage": {TIINA}, "open_case": {TIINA}},
+                {
+                    "read": v_sees,
+                    "manage": {TIINA},
+                    "open_case": {TIINA},
+                    "read_history": {HANNA},
+                },
                 refs={"family": s(v_family.pk)},
             ),
             Target(
@@ -533,6 +548,7 @@ def _build_world() -> World:
                     # Both are safe, so the matrix leaves hanna's GET to the leak check.
                     "read_invitations": family_only,
                     "read_consents": family_only,
+                    "read_history": {TIINA},
                 },
             ),
             case("Korhonen case", K, _same(ULLA)),
@@ -541,7 +557,13 @@ def _build_world() -> World:
                 N,
                 {
                     key: {TIINA}
-                    for key in ("read", "read_plan", "read_invitations", "read_consents")
+                    for key in (
+                        "read",
+                        "read_plan",
+                        "read_invitations",
+                        "read_consents",
+                        "read_history",
+                    )
                 },
             ),
         ],
@@ -803,7 +825,8 @@ def send(client: APIClient, method: str, url: str, body, baseline: dict) -> Outc
         after = fingerprint()
         transaction.set_rollback(True)
     changed = [label for label in baseline if baseline[label] != after[label]]
-    return Outcome(response.status_code, response.content.decode(errors="replace"), "", changed)
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return Outcome(response.status_code, content.decode(errors="replace"), "", changed)
 
 
 def leaks(world: World, role: str, text: str, request_text: str) -> list[str]:
