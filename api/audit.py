@@ -24,6 +24,7 @@ class Shown:
 class AuditedMixin:
     audit_resource = "case"
     audit_case_kwarg = "case_pk"  # the URL parameter that names the case, if any
+    audit_family_kwarg = None  # ... or the family
 
     def audit_shown(self) -> list[Shown]:
         raise NotImplementedError
@@ -52,6 +53,9 @@ class AuditedMixin:
                 resource=self.audit_resource,
                 action=AccessEvent.Action.VIEW if read else AccessEvent.Action.WRITE,
                 case_id=self.kwargs.get(self.audit_case_kwarg) if self.audit_case_kwarg else None,
+                family_id=(
+                    self.kwargs.get(self.audit_family_kwarg) if self.audit_family_kwarg else None
+                ),
             )
         return response
 

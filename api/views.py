@@ -199,6 +199,8 @@ class FamilyViewSet(
         return selectors.family_list(user=self.request.user)
 
     audit_resource = "family"
+    audit_case_kwarg = None
+    audit_family_kwarg = "pk"
 
     def access_for(self, families):
         return selectors.family_access(user=self.request.user, families=families)

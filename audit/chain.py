@@ -45,7 +45,6 @@ def _locked_head(name: str) -> Chain:
     return head
 
 
-@transaction.atomic
 def append(events: list[AccessEvent], *, chain: str | None = None) -> list[AccessEvent]:
     """Append `events` (unsaved) to a chain, in order, with gap-free sequence numbers.
 
@@ -54,9 +53,13 @@ def append(events: list[AccessEvent], *, chain: str | None = None) -> list[Acces
     """
     if not events:
         return []
+    with transaction.atomic():
+        return _append(events, chain or default_chain())
+
+
+def _append(events: list[AccessEvent], name: str) -> list[AccessEvent]:
     from audit import checkpoints
 
-    name = chain or default_chain()
     head = _locked_head(name)
     seq, prev_hash = head.head_seq, head.head_hash
     for event in events:

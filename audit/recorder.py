@@ -49,8 +49,12 @@ class AccessRecorder:
     ) -> None:
         """`user` was shown `categories` of `case`, recorded by the organisations `sources`."""
         categories = sorted(set(categories))
-        disclosed_from = sorted(
-            {str(org) for org in sources if org is not None and org != access.organisation_id}
+        disclosed_from = (
+            []
+            if access.is_family
+            else sorted(
+                {str(org) for org in sources if org is not None and org != access.organisation_id}
+            )
         )
         self.pending.append(
             self._event(
@@ -69,17 +73,25 @@ class AccessRecorder:
             )
         )
 
-    def denied(self, *, resource: str, action: str, case_id=None) -> None:
+    def other(self, **fields) -> None:
+        """An event that is about no one case (an auditor's export, say)."""
+        self.pending.append(self._event(**fields))
+
+    def denied(self, *, resource: str, action: str, case_id=None, family_id=None) -> None:
         """A refused attempt. The case id is logged as asked for, whether it exists or not;
         its family and controller are filled in when the event is written (the request's own
         transaction may already be marked for rollback here)."""
-        try:
-            case_id = uuid.UUID(str(case_id)) if case_id is not None else None
-        except ValueError:
-            case_id = None
+
+        def as_uuid(value):
+            try:
+                return uuid.UUID(str(value)) if value is not None else None
+            except ValueError:
+                return None
+
         self.pending.append(
             self._event(
-                case_id=case_id,
+                case_id=as_uuid(case_id),
+                family_id=as_uuid(family_id),
                 resource=resource,
                 action=action,
                 outcome=AccessEvent.Outcome.DENIED,

@@ -297,9 +297,7 @@ def test_the_guardian_reading_her_case_is_logged_as_the_family(api, scenario):
             action="view",
             role="guardian",
             categories=["basic"],
-            # No organisation acts for the family, so the recorder names the social work's
-            # record as shown outside it (as any read by someone outside the organisation).
-            disclosed_from=[scenario.social_work],
+            # The family reading its own data is no disclosure to another organisation.
         )
     ]
 
