@@ -1,4 +1,33 @@
-"""Family portal URLs under /portal/."""
+"""Family portal URLs under /portal/. Every page of family data names its case or consent, and
+answers 404 to anyone but a guardian of that family (tests/test_portal_matrix.py)."""
+
+from django.conf import settings
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from portal import views
 
 app_name = "portal"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("language/", set_language, name="language"),
+    path("cases/<uuid:case_id>/", views.case_detail, name="case"),
+    path("cases/<uuid:case_id>/network/", views.network, name="network"),
+    path("cases/<uuid:case_id>/requests/", views.consent_requests, name="requests"),
+    path("cases/<uuid:case_id>/consents/", views.consents, name="consents"),
+    path("cases/<uuid:case_id>/history/", views.history, name="history"),
+    path("consents/<uuid:consent_id>/grant/", views.consent_grant, name="grant"),
+    path("consents/<uuid:consent_id>/refuse/", views.consent_refuse, name="refuse"),
+    path("consents/<uuid:consent_id>/withdraw/", views.consent_withdraw, name="withdraw"),
+    path(
+        "consents/<uuid:consent_id>/receipts/<uuid:event_id>.jws",
+        views.receipt,
+        name="receipt",
+    ),
+]
+
+if getattr(settings, "PORTAL_OIDC_ENABLED", False):
+    # Production sign-in through the OIDC broker of strong identification (portal/oidc.py).
+    urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))

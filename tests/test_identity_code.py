@@ -350,7 +350,10 @@ def test_the_api_rejects_an_invalid_code_under_the_field_and_writes_nothing(
 ):
     families_before = Family.objects.count()
     response = api.as_user(owner).post(
-        FAMILIES, family_body(municipality, identity_code=code), format="json"
+        FAMILIES,
+        family_body(municipality, identity_code=code),
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",  # messages are Finnish by default (locale/)
     )
     assert response.status_code == 400
     # DRF keys the errors of a list by the position of the failing item.

@@ -1,0 +1,420 @@
+"""Family portal pages. No domain rules here: reads go through consent.policy (by way of the case
+and consent selectors), writes through consent.services, and every page of family data is
+access-logged by `portal.access.family_page`."""
+
+import datetime
+
+from django.conf import settings
+from django.contrib import auth, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from audit.models import AccessEvent
+from cases import selectors as case_selectors
+from cases.models import FamilyMember, NetworkMember, OrganisationMembership
+from consent import policy
+from consent import services as consent_services
+from consent.categories import Category
+from consent.models import Consent, ConsentEvent
+from portal import selectors, throttle
+from portal.access import family_case, family_consent, family_page, portal_view, shown
+from portal.forms import LoginForm
+
+HISTORY_PAGE_SIZE = 50
+
+
+def _page(request, template, *, case, current, **context):
+    return render(
+        request,
+        template,
+        {
+            "case": case,
+            "current": current,
+            "pending_count": selectors.pending_count(user=request.user, case=case),
+            **context,
+        },
+    )
+
+
+def _is_portal_user(user) -> bool:
+    return FamilyMember.objects.filter(user=user, role=FamilyMember.Role.GUARDIAN).exists()
+
+
+def _family_cases(user) -> list:
+    """The cases of the families whose guardian `user` is, open ones first."""
+    cases = list(case_selectors.case_list(user=user).order_by("-status", "-opened_at"))
+    accesses = policy.access_for(user, cases)
+    return [(case, accesses[case.pk]) for case in cases if accesses[case.pk].is_family]
+
+
+# --- Sign-in ------------------------------------------------------------------------------------
+
+
+def _safe_next(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target.startswith("/portal/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("portal:index")
+
+
+@portal_view
+@sensitive_post_parameters("password")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    form = LoginForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        username = form.cleaned_data["username"]
+        address = throttle.client_address(request)
+        if throttle.is_locked(username, address):
+            form.add_error(
+                None,
+                _(
+                    "Too many failed sign-in attempts. For your safety, sign-in with this "
+                    "username is paused for %(minutes)s minutes."
+                )
+                % {"minutes": max(1, throttle.lock_seconds() // 60)},
+            )
+            status = 429
+        else:
+            user = auth.authenticate(
+                request, username=username, password=form.cleaned_data["password"]
+            )
+            if user is None:
+                throttle.record_failure(username, address)
+                form.add_error(None, _("The username or password is wrong."))
+                status = 400
+            elif not _is_portal_user(user):
+                form.add_error(
+                    None,
+                    _(
+                        "This portal is for families. Your account is not a family's portal "
+                        "account: workers use their organisation's own system."
+                    ),
+                )
+                status = 403
+            else:
+                throttle.clear(username, address)
+                auth.login(request, user)
+                return redirect(_safe_next(request))
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "portal/login.html",
+        {
+            "form": form,
+            "next": request.POST.get("next") or request.GET.get("next") or "",
+            "oidc_enabled": getattr(settings, "PORTAL_OIDC_ENABLED", False),
+        },
+        status=status,
+    )
+
+
+@portal_view
+@require_POST
+def logout_view(request):
+    auth.logout(request)
+    messages.info(request, _("You have signed out."))
+    return redirect("portal:login")
+
+
+# --- Pages --------------------------------------------------------------------------------------
+
+
+@family_page("family")
+@require_GET
+def index(request):
+    """The family's case, straight away; a list when the person is a guardian in several."""
+    family_cases = _family_cases(request.user)
+    if not family_cases:
+        return render(request, "portal/not_family.html", status=404)
+    if len(family_cases) == 1:
+        return redirect("portal:case", case_id=family_cases[0][0].pk)
+    for case, access in family_cases:
+        shown(
+            request,
+            case=case,
+            access=access,
+            resource="family",
+            action=AccessEvent.Action.LIST,
+            categories={Category.BASIC},
+            sources={case.family.recorded_by_id},
+        )
+    return render(request, "portal/families.html", {"family_cases": family_cases})
+
+
+@family_page("case")
+@require_GET
+def case_detail(request, case_id):
+    case, access = family_case(user=request.user, case_id=case_id)
+    worker = case.responsible_worker
+    membership = (
+        OrganisationMembership.objects.filter(
+            user=worker, organisation=case.responsible_organisation, is_active=True
+        ).first()
+        if worker
+        else None
+    )
+    plan = case_selectors.plan_get(case=case)
+    members = sorted(
+        case.family.members.all(),
+        key=lambda m: (m.role != FamilyMember.Role.GUARDIAN, m.birth_date or datetime.date.min),
+    )
+    shown(
+        request,
+        case=case,
+        access=access,
+        resource="case",
+        categories={Category.BASIC, Category.PLAN},
+        sources={case.family.recorded_by_id, case.responsible_organisation_id},
+    )
+    return _page(
+        request,
+        "portal/case.html",
+        case=case,
+        current="case",
+        worker=worker,
+        title=membership.title if membership else "",
+        organisation=case.responsible_organisation,
+        plan=plan if plan.pk else None,
+        members=members,
+    )
+
+
+@family_page("members")
+@require_GET
+def network(request, case_id):
+    case, access = family_case(user=request.user, case_id=case_id)
+    members = list(case_selectors.network_list(case=case, access=access))
+    professionals = [m for m in members if m.kind == NetworkMember.Kind.PROFESSIONAL]
+    informal = [m for m in members if m.kind == NetworkMember.Kind.INFORMAL]
+    invited = [
+        i
+        for i in case_selectors.invitation_list(case=case)
+        if i.status == i.Status.PENDING and not i.is_expired
+    ]
+    shown(
+        request,
+        case=case,
+        access=access,
+        resource="members",
+        categories={Category.BASIC} if informal else set(),
+        sources={case.responsible_organisation_id} if informal else set(),
+    )
+    return _page(
+        request,
+        "portal/network.html",
+        case=case,
+        current="network",
+        professionals=professionals,
+        informal=informal,
+        invited=invited,
+    )
+
+
+def _consent_rows(request, case, consents):
+    guardians, required = selectors.decision_context(case=case, consents=consents)
+    me = next((g for g in guardians if g.user_id == request.user.pk), None)
+    rows = []
+    for consent in consents:
+        events = list(consent.events.all())
+        rows.append(
+            {
+                "consent": consent,
+                "state": consent.effective_state(),
+                "categories": [Category(c).label for c in consent.categories],
+                "recipients": list(consent.recipients.all()),
+                "answers": selectors.guardian_answers(
+                    consent=consent, guardians=guardians, required=required
+                ),
+                "i_granted": any(
+                    e.kind == ConsentEvent.Kind.GRANTED and me and e.grantor_id == me.pk
+                    for e in events
+                ),
+                "decisions": [e for e in events if e.receipt],
+            }
+        )
+    return rows, me
+
+
+@family_page("consents")
+@require_GET
+def consent_requests(request, case_id):
+    case, access = family_case(user=request.user, case_id=case_id)
+    pending = [
+        c
+        for c in selectors.case_consents(user=request.user, case=case)
+        if c.effective_state() == Consent.State.PENDING
+    ]
+    rows, me = _consent_rows(request, case, pending)
+    shown(request, case=case, access=access, resource="consents")
+    return _page(request, "portal/requests.html", case=case, current="requests", rows=rows, me=me)
+
+
+STATE_ORDER = [
+    Consent.State.ACTIVE,
+    Consent.State.REFUSED,
+    Consent.State.WITHDRAWN,
+    Consent.State.EXPIRED,
+]
+
+
+@family_page("consents")
+@require_GET
+def consents(request, case_id):
+    case, access = family_case(user=request.user, case_id=case_id)
+    decided = [
+        c
+        for c in selectors.case_consents(user=request.user, case=case)
+        if c.effective_state() != Consent.State.PENDING
+    ]
+    rows, me = _consent_rows(request, case, decided)
+    groups = [
+        (state, Consent.State(state).label, [r for r in rows if r["state"] == state])
+        for state in STATE_ORDER
+    ]
+    shown(request, case=case, access=access, resource="consents")
+    return _page(
+        request,
+        "portal/consents.html",
+        case=case,
+        current="consents",
+        groups=groups,
+        has_any=bool(rows),
+    )
+
+
+@family_page("access-history")
+@require_GET
+def history(request, case_id):
+    case, access = family_case(user=request.user, case_id=case_id)
+    events = selectors.family_access_history(case=case, access=access)
+    page = Paginator(events, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = selectors.describe_events(page.object_list)
+    shown(request, case=case, access=access, resource="access-history")
+    return _page(request, "portal/history.html", case=case, current="history", page=page, rows=rows)
+
+
+# --- Consent decisions --------------------------------------------------------------------------
+
+
+def _decide(request, consent, decision) -> bool:
+    try:
+        consent_services.consent_decide(
+            actor=request.user,
+            consent=consent,
+            decision=decision,
+            channel=ConsentEvent.Channel.PORTAL,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return False
+    except PermissionDenied:  # not a guardian: the gate has already answered 404
+        raise Http404 from None
+    return True
+
+
+def _names(consent) -> dict:
+    return {
+        "recipients": ", ".join(org.name for org in consent.recipients.all()),
+        "categories": ", ".join(str(Category(c).label) for c in consent.categories),
+        "until": formats.date_format(timezone.localtime(consent.valid_until).date()),
+    }
+
+
+@family_page("consents")
+@require_POST
+def consent_grant(request, consent_id):
+    consent, case, _access = family_consent(user=request.user, consent_id=consent_id)
+    if _decide(request, consent, ConsentEvent.Kind.GRANTED):
+        consent.refresh_from_db(fields=["state"])
+        if consent.state == Consent.State.ACTIVE:
+            messages.success(
+                request,
+                _(
+                    "You gave your consent. %(recipients)s can now see: %(categories)s, "
+                    "until %(until)s. You can withdraw it at any time."
+                )
+                % _names(consent),
+            )
+            return redirect("portal:consents", case_id=case.pk)
+        messages.success(
+            request,
+            _(
+                "Your consent is recorded. It takes effect when the other guardian has given "
+                "theirs too."
+            ),
+        )
+    return redirect("portal:requests", case_id=case.pk)
+
+
+@family_page("consents")
+@require_POST
+def consent_refuse(request, consent_id):
+    consent, case, _access = family_consent(user=request.user, consent_id=consent_id)
+    if _decide(request, consent, ConsentEvent.Kind.REFUSED):
+        messages.success(
+            request,
+            _("You refused the request. Nothing is shared with %(recipients)s.") % _names(consent),
+        )
+        return redirect("portal:consents", case_id=case.pk)
+    return redirect("portal:requests", case_id=case.pk)
+
+
+@family_page("consents")
+@require_http_methods(["GET", "POST"])
+def consent_withdraw(request, consent_id):
+    """GET: the confirmation page; POST: withdraw, effective on the recipient's next request."""
+    consent, case, access = family_consent(user=request.user, consent_id=consent_id)
+    if request.method == "POST":
+        if _decide(request, consent, ConsentEvent.Kind.REVOKED):
+            messages.success(
+                request,
+                _(
+                    "You withdrew the consent. From now on %(recipients)s no longer sees "
+                    "%(categories)s."
+                )
+                % _names(consent),
+            )
+        return redirect("portal:consents", case_id=case.pk)
+    if consent.effective_state() != Consent.State.ACTIVE:
+        messages.error(request, _("Only a consent in force can be withdrawn."))
+        return redirect("portal:consents", case_id=case.pk)
+    rows, _me = _consent_rows(request, case, [consent])
+    shown(request, case=case, access=access, resource="consents")
+    return _page(request, "portal/withdraw.html", case=case, current="consents", row=rows[0])
+
+
+@family_page("consent-receipt")
+@require_GET
+def receipt(request, consent_id, event_id):
+    """The signed receipt of one decision, as a compact JWS file to keep or verify offline."""
+    consent, case, access = family_consent(user=request.user, consent_id=consent_id)
+    event = next((e for e in consent.events.all() if e.pk == event_id and e.receipt), None)
+    if event is None:
+        raise Http404
+    shown(
+        request,
+        case=case,
+        access=access,
+        resource="consent-receipt",
+        action=AccessEvent.Action.EXPORT,
+    )
+    response = HttpResponse(event.receipt, content_type="application/jose")
+    day = timezone.localtime(event.created_at).strftime("%Y-%m-%d")
+    filename = f"consent-receipt-{day}-{event.kind}-{str(event.pk)[:8]}.jws"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
