@@ -19,9 +19,14 @@ def _plain(value):
     return value
 
 
-def canonical_json(event: AccessEvent) -> bytes:
-    data = {name: _plain(getattr(event, name)) for name in HASHED_FIELDS}
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+_encode = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
+).encode
+
+
+def canonical_json(event) -> bytes:
+    """The event's hashed fields as canonical JSON (`event`: a model or a named tuple)."""
+    return _encode({name: _plain(getattr(event, name)) for name in HASHED_FIELDS}).encode()
 
 
 def event_hash(prev_hash: str, event: AccessEvent) -> str:

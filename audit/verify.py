@@ -25,7 +25,6 @@ The result names the first sequence number that cannot be trusted and why.
 import json
 import os
 import re
-from copy import copy
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -33,9 +32,10 @@ from django.db.models import Count, Max, Min
 
 from audit import checkpoints
 from audit.chain import event_hash
-from audit.models import GENESIS_HASH, AccessEvent, Chain, Checkpoint
+from audit.models import GENESIS_HASH, HASHED_FIELDS, AccessEvent, Chain, Checkpoint
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
+STREAMED_FIELDS = list(dict.fromkeys([*HASHED_FIELDS, "prev_hash", "hash"]))
 
 PURGE_RESOURCE = "audit-purge"
 _PURGE_PURPOSE = re.compile(r"retention purge up to sequence (\d+)")
@@ -206,8 +206,7 @@ class _ChainVerifier:
             if seq is None:
                 return None
             original = seq + 1
-        moved = copy(event)
-        moved.seq = original
+        moved = event._replace(seq=original)
         if original != event.seq and event_hash(event.prev_hash, moved) == event.hash:
             return original
         return None
@@ -221,7 +220,12 @@ class _ChainVerifier:
             events = events.filter(seq__lte=limit)
         after = expected - 1
         while True:
-            batch = list(events.filter(seq__gt=after)[:BATCH_SIZE])
+            # Plain named tuples, not model instances: verification streams millions of rows.
+            batch = list(
+                events.filter(seq__gt=after).values_list(*STREAMED_FIELDS, named=True)[
+                    :BATCH_SIZE
+                ]
+            )
             if not batch:
                 return last_seq
             for event in batch:
