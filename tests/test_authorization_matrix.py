@@ -283,7 +283,8 @@ def _template(route: str) -> str:
 def _methods(callback) -> frozenset[str]:
     actions = getattr(callback, "actions", None)
     if actions:  # a DRF viewset route
-        return frozenset(method.upper() for method in actions)
+        # DRF adds "head" to a route's actions once it has served a GET: not a method of its own.
+        return frozenset(method.upper() for method in actions if method != "head")
     view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
     if view_class is None:  # a plain function view: it may answer any method
         return frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
