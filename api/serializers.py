@@ -69,6 +69,12 @@ class OrganisationSerializer(serializers.ModelSerializer):
 class ServiceSerializer(serializers.ModelSerializer):
     organisation = OrganisationRefSerializer(read_only=True)
     municipalities = MunicipalityRefSerializer(many=True, read_only=True)
+    languages = serializers.SlugRelatedField(
+        many=True,
+        read_only=True,
+        slug_field="language",
+        help_text=_("Languages the service is offered in."),
+    )
 
     class Meta:
         model = Service
@@ -85,6 +91,7 @@ class ServiceSerializer(serializers.ModelSerializer):
             "contact",
             "organisation",
             "municipalities",
+            "languages",
         ]
 
 

@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
-from api import audit_views, consents, network, views
+from api import audit_views, consents, coordination, network, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -53,4 +53,40 @@ urlpatterns += [
         audit_views.CaseAccessHistoryView.as_view(),
         name="case-access-history",
     ),
+]
+
+# Coordination work (api/coordination.py): the plan's actions, network meetings, referrals and
+# incoming referrals, my work, and the coordinators' reassignment queue, report and catalogue.
+coordination_case_router = SimpleRouter(trailing_slash=True)
+coordination_case_router.register(
+    "plan/actions", coordination.PlanActionViewSet, basename="case-plan-action"
+)
+coordination_case_router.register("meetings", coordination.MeetingViewSet, basename="case-meeting")
+coordination_case_router.register(
+    "referrals", coordination.ReferralViewSet, basename="case-referral"
+)
+coordination_router = SimpleRouter(trailing_slash=True)
+coordination_router.register(
+    "referrals/incoming", coordination.IncomingReferralViewSet, basename="incoming-referral"
+)
+coordination_router.register(
+    "coordination/reassignments", coordination.ReassignmentViewSet, basename="reassignment"
+)
+coordination_router.register(
+    "coordination/services", coordination.CatalogueViewSet, basename="catalogue-service"
+)
+urlpatterns += [
+    path("me/work/", coordination.MyWorkView.as_view(), name="my-work"),
+    path(
+        "coordination/report/",
+        coordination.ResponsibilityReportView.as_view(),
+        name="responsibility-report",
+    ),
+    path(
+        "coordination/workers/<uuid:pk>/deactivate/",
+        coordination.WorkerDeactivateView.as_view(),
+        name="worker-deactivate",
+    ),
+    path("cases/<uuid:case_pk>/", include(coordination_case_router.urls)),
+    path("", include(coordination_router.urls)),
 ]

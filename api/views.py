@@ -17,7 +17,16 @@ from rest_framework.views import APIView
 from api import serializers as s
 from api.audit import AuditedMixin, Shown
 from cases import selectors, services
-from cases.models import Case, Family, Handover, Organisation, OrganisationMembership, Service, User
+from cases.models import (
+    Case,
+    Family,
+    Handover,
+    Organisation,
+    OrganisationMembership,
+    Service,
+    ServiceLanguage,
+    User,
+)
 from consent import policy
 from consent.categories import Category
 
@@ -122,16 +131,22 @@ class ServiceFilter(django_filters.FilterSet):
     municipality = django_filters.UUIDFilter(field_name="municipalities")
     age = django_filters.NumberFilter(method="filter_age", label="Child's age in years")
     q = django_filters.CharFilter(method="filter_text", label="Free text")
+    language = django_filters.ChoiceFilter(
+        field_name="languages__language",
+        choices=ServiceLanguage.Language.choices,
+        label="A language the service is offered in",
+    )
 
     class Meta:
         model = Service
-        fields = ["municipality", "category", "low_threshold", "organisation"]
+        fields = ["municipality", "category", "low_threshold", "organisation", "language"]
 
     def filter_age(self, queryset, name, value):
-        return queryset.filter(min_age__lte=value, max_age__gte=value)
+        return selectors.service_by_age(queryset, value)
 
     def filter_text(self, queryset, name, value):
-        return selectors.service_search(queryset, value)
+        # The same search as the admin's (cases/admin.py), so both find the same services.
+        return selectors.service_catalogue_search(queryset, value)
 
 
 class ServiceViewSet(viewsets.ReadOnlyModelViewSet):
@@ -143,7 +158,7 @@ class ServiceViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = UUID_REGEX
 
     def get_queryset(self):
-        return selectors.service_list()
+        return selectors.service_catalogue()
 
 
 class FamilyFilter(django_filters.FilterSet):

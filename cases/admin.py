@@ -10,7 +10,16 @@ from django.contrib.auth import forms as auth_forms
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Area, Municipality, Organisation, OrganisationMembership, Service, User
+from cases import selectors
+from cases.models import (
+    Area,
+    Municipality,
+    Organisation,
+    OrganisationMembership,
+    Service,
+    ServiceLanguage,
+    User,
+)
 
 admin.site.site_header = _("Koordinointi: family-centre administration")
 admin.site.site_title = _("Koordinointi")
@@ -64,6 +73,28 @@ class OrganisationAdmin(admin.ModelAdmin):
         return organisation.service_count
 
 
+class ServiceAgeFilter(admin.SimpleListFilter):
+    """The API's `age` filter: services for a child of this age."""
+
+    title = _("child's age")
+    parameter_name = "age"
+
+    def lookups(self, request, model_admin):
+        return [(str(age), str(age)) for age in range(18)]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        if not self.value().isdigit():
+            return queryset.none()
+        return selectors.service_by_age(queryset, int(self.value()))
+
+
+class ServiceLanguageInline(admin.TabularInline):
+    model = ServiceLanguage
+    extra = 0
+
+
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
     list_display = [
@@ -75,11 +106,22 @@ class ServiceAdmin(admin.ModelAdmin):
         "low_threshold",
         "is_active",
     ]
-    list_filter = ["category", "organisation", "low_threshold", "is_active"]
+    # The API's filters (api/views.py, ServiceFilter), so that the admin and the public
+    # catalogue find the same services.
+    list_filter = [
+        "category",
+        "organisation",
+        "low_threshold",
+        "is_active",
+        ("languages__language", admin.ChoicesFieldListFilter),
+        ServiceAgeFilter,
+        "municipalities",
+    ]
     list_select_related = ["organisation"]
     search_fields = ["name_fi", "name_sv", "name_en", "description", "organisation__name"]
     autocomplete_fields = ["organisation"]
     filter_horizontal = ["municipalities"]
+    inlines = [ServiceLanguageInline]
     fieldsets = [
         (None, {"fields": ["organisation", "category", "is_active"]}),
         (_("Name and description"), {"fields": ["name_fi", "name_sv", "name_en", "description"]}),
@@ -88,6 +130,10 @@ class ServiceAdmin(admin.ModelAdmin):
             {"fields": ["min_age", "max_age", "low_threshold", "municipalities", "contact"]},
         ),
     ]
+
+    def get_search_results(self, request, queryset, search_term):
+        # The public catalogue's search (cases/selectors.py), not the admin's own.
+        return selectors.service_catalogue_search(queryset, search_term), False
 
 
 class UserCreationForm(auth_forms.AdminUserCreationForm):

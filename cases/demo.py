@@ -25,6 +25,7 @@ from cases.models import (
     OrganisationMembership,
     Plan,
     Service,
+    ServiceLanguage,
     User,
 )
 
@@ -76,6 +77,7 @@ class DemoService:
     municipalities: tuple[str, ...] = ALL
     contact: str = ""
     low_threshold: bool = False
+    languages: tuple[str, ...] = ("fi",)  # the catalogue's `language` filter
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ ORGANISATIONS = [
                 "oikeaan palveluun ilman lähetettä.",
                 contact="Palveluohjaus arkisin 9-15, puh. 03 000 1000",
                 low_threshold=True,
+                languages=("fi", "sv", "en"),
             ),
         ),
     ),
@@ -160,6 +163,7 @@ ORGANISATIONS = [
                 max_age=6,
                 contact="Neuvolan ajanvaraus, puh. 03 000 1200",
                 low_threshold=True,
+                languages=("fi", "en"),
             ),
             DemoService(
                 "Perhevalmennus",
@@ -470,6 +474,7 @@ ORGANISATIONS = [
                 max_age=6,
                 contact="Perhetoiminnan koordinaattori, puh. 03 000 3000",
                 low_threshold=True,
+                languages=("fi", "en"),
             ),
             DemoService(
                 "Lastenhoitoapu",
@@ -528,6 +533,7 @@ ORGANISATIONS = [
                 municipalities=LAHTI + ("hollola", "orimattila"),
                 contact="Perheohjaaja, puh. 03 000 3200",
                 low_threshold=True,
+                languages=("fi", "en", "ru", "uk", "ar", "so"),
             ),
         ),
     ),
@@ -571,6 +577,7 @@ ORGANISATIONS = [
                 "Maksutonta, ei lähetettä.",
                 contact="Ajanvaraus, puh. 03 000 4100",
                 low_threshold=True,
+                languages=("fi", "sv", "en"),
             ),
         ),
     ),
@@ -590,6 +597,7 @@ ORGANISATIONS = [
                 "Lapsilisä, vanhempainpäivärahat, lastenhoidon tuet ja elatustuki.",
                 contact="Kelan perheasiat, puh. 020 000 5000",
                 low_threshold=True,
+                languages=("fi", "sv", "en"),
             ),
             DemoService(
                 "Kuntoutus ja sopeutumisvalmennus",
@@ -598,6 +606,7 @@ ORGANISATIONS = [
                 Cat.HEALTH,
                 "Kelan järjestämä kuntoutus ja perhekurssit pitkäaikaissairaille lapsille.",
                 contact="Kelan kuntoutusasiat, puh. 020 000 5010",
+                languages=("fi", "sv"),
             ),
         ),
     ),
@@ -801,6 +810,15 @@ class _Seeder:
             if (type(obj), obj.pk) not in self._new:
                 self.result.updated[type(obj)] += 1
 
+    def set_languages(self, service: Service, wanted: tuple[str, ...]) -> None:
+        if set(service.languages.values_list("language", flat=True)) != set(wanted):
+            service.languages.all().delete()
+            ServiceLanguage.objects.bulk_create(
+                [ServiceLanguage(service=service, language=code) for code in wanted]
+            )
+            if (Service, service.pk) not in self._new:
+                self.result.updated[Service] += 1
+
     def password_hash(self) -> str:
         if self._password_hash is None:  # hashing is slow on purpose: do it once
             self._password_hash = make_password(DEMO_PASSWORD)
@@ -859,6 +877,7 @@ class _Seeder:
                     "municipalities",
                     [municipalities[code] for code in service_data.municipalities],
                 )
+                self.set_languages(service, service_data.languages)
             organisations[data.code] = organisation
         return organisations
 

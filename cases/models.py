@@ -478,3 +478,276 @@ class Plan(models.Model):
 
     def __str__(self):
         return f"Plan of {self.case_id}"
+
+
+# --- Coordination (issue 6): languages of services, the plan's actions, network meetings,
+# referrals to the catalogue, coordinators' reassignments, and the outbox of e-mail ---------------
+
+
+class ServiceLanguage(models.Model):
+    """A language a catalogue service is offered in (the catalogue filters on it)."""
+
+    class Language(models.TextChoices):
+        FINNISH = "fi", _("Finnish")
+        SWEDISH = "sv", _("Swedish")
+        ENGLISH = "en", _("English")
+        SAMI = "se", _("Northern Sámi")
+        SIGN = "fse", _("Finnish Sign Language")
+        RUSSIAN = "ru", _("Russian")
+        UKRAINIAN = "uk", _("Ukrainian")
+        ARABIC = "ar", _("Arabic")
+        SOMALI = "so", _("Somali")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="languages")
+    language = models.CharField(_("language"), max_length=3, choices=Language.choices)
+
+    class Meta:
+        ordering = ["service", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "language"], name="unique_service_language")
+        ]
+        indexes = [models.Index(fields=["language", "service"])]
+        verbose_name = _("service language")
+        verbose_name_plural = _("service languages")
+
+    def __str__(self):
+        return self.get_language_display()
+
+
+class PlanAction(models.Model):
+    """One action of a case's shared plan: who does what by when (data category `plan`).
+
+    Whoever does it is a worker (`responsible_user`: the responsible worker or a professional
+    member) or someone in the network close to the family (`responsible_member`); for a
+    professional member both are set. Actions are never deleted: an abandoned one is `dropped`.
+    """
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+        DROPPED = "dropped", _("Dropped")
+
+    OPEN_STATUSES = (Status.PLANNED, Status.IN_PROGRESS)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="plan_actions")
+    title = models.CharField(_("action"), max_length=300)
+    description = models.TextField(_("description"), blank=True)
+    responsible_user = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="plan_actions"
+    )
+    responsible_member = models.ForeignKey(
+        NetworkMember, on_delete=models.PROTECT, null=True, blank=True, related_name="plan_actions"
+    )
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PLANNED
+    )
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    # When the "action due" reminder went out, so that it goes out once per due date.
+    reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["due_date", "created_at", "id"]
+        indexes = [
+            models.Index(fields=["case", "status"]),
+            models.Index(fields=["responsible_user", "status", "due_date"]),
+            models.Index(fields=["status", "due_date"]),
+        ]
+        verbose_name = _("plan action")
+        verbose_name_plural = _("plan actions")
+
+    def __str__(self):
+        return f"{self.case_id}: {self.title}"
+
+
+class Meeting(models.Model):
+    """A network meeting (verkostopalaveri) of a case; part of the plan (data category `plan`).
+
+    Its minutes are a note of the case, in the category the worker chose for them."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        HELD = "held", _("Held")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="meetings")
+    title = models.CharField(_("title"), max_length=200)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    place = models.CharField(_("place"), max_length=300, blank=True)
+    video_link = models.URLField(_("video link"), max_length=500, blank=True)
+    agenda = models.TextField(_("agenda"), blank=True)
+    members = models.ManyToManyField(
+        NetworkMember, blank=True, related_name="meetings", verbose_name=_("network members")
+    )
+    family_members = models.ManyToManyField(
+        FamilyMember, blank=True, related_name="meetings", verbose_name=_("family members")
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.SCHEDULED
+    )
+    minutes = models.ForeignKey(
+        Note, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    organiser = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    # iCalendar SEQUENCE: calendars replace an earlier copy of the event with a higher one.
+    sequence = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="meeting_ends_after_start"
+            )
+        ]
+        indexes = [models.Index(fields=["case", "starts_at"])]
+        verbose_name = _("network meeting")
+        verbose_name_plural = _("network meetings")
+
+    def __str__(self):
+        return f"{self.case_id}: {self.title} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class Referral(models.Model):
+    """Guidance (ohjaus) of a family from a case to a service of the catalogue.
+
+    The receiving organisation sees the referral (the case id and the service); the family's
+    basic data and the message only as far as a consent in force names that organisation.
+    Accepting it invites one of the organisation's workers into the case's network.
+    """
+
+    class Status(models.TextChoices):
+        SENT = "sent", _("Sent")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="referrals")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="referrals")
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="incoming_referrals",
+        help_text=_("The receiving organisation: the service's, when the referral was made."),
+    )
+    message = models.TextField(_("message to the receiving organisation"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.SENT
+    )
+    referred_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    referred_by_organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decline_reason = models.TextField(_("reason for declining"), blank=True)
+    accepted_worker = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="accepted_referrals"
+    )
+    invitation = models.ForeignKey(
+        Invitation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "service"],
+                condition=Q(status="sent"),
+                name="one_open_referral_per_case_and_service",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organisation", "status"]),
+            models.Index(fields=["case", "status"]),
+        ]
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
+
+    def __str__(self):
+        return f"{self.case_id} -> {self.service_id} ({self.status})"
+
+
+class Reassignment(models.Model):
+    """A coordinator's step in reassigning a case whose responsible worker has left: the
+    handover they proposed on the worker's behalf (the case moves when the new worker accepts)."""
+
+    class Reason(models.TextChoices):
+        ACCOUNT_INACTIVE = "account_inactive", _("The worker's account is deactivated")
+        MEMBERSHIP_ENDED = "membership_ended", _("The worker's organisation membership ended")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="reassignments")
+    handover = models.OneToOneField(Handover, on_delete=models.PROTECT, related_name="reassignment")
+    coordinator = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(_("reason"), max_length=30, choices=Reason.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        verbose_name = _("reassignment")
+        verbose_name_plural = _("reassignments")
+
+    def __str__(self):
+        return f"{self.case_id}: {self.reason}"
+
+
+class OutboundMail(models.Model):
+    """An e-mail written in the transaction of the change that caused it (a transactional
+    outbox): sent after commit, and retried by `manage.py retry_mail` when sending failed.
+
+    Its addresses and text are personal data and an invitation's text holds its one-time link,
+    so they are stored encrypted and cleared once the mail has gone.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Given up")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(_("kind"), max_length=50)
+    recipients = EncryptedTextField(_("recipients"))
+    subject = EncryptedTextField(_("subject"))
+    body = EncryptedTextField(_("body"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        verbose_name = _("outbound e-mail")
+        verbose_name_plural = _("outbound e-mail")
+
+    def __str__(self):
+        return f"{self.kind} ({self.status})"
+
+
+# The outbox's change history keeps its state only: its addresses and text are not history.
+# (Registered here, before audit.changes registers every other model of this app.)
+def _register_outbox_history():
+    from auditlog.registry import auditlog
+
+    if not auditlog.contains(OutboundMail):
+        auditlog.register(OutboundMail, include_fields=["kind", "status", "attempts", "sent_at"])
+
+
+_register_outbox_history()

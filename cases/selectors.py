@@ -1,8 +1,10 @@
 """Reads of the case domain, always given the acting user and filtered through the policy."""
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from cases.models import (
     Case,
@@ -135,3 +137,242 @@ def worker_list() -> QuerySet[User]:
         .distinct()
         .order_by("last_name", "first_name", "id")
     )
+
+
+# --- Coordination (issue 6) ----------------------------------------------------------------------
+
+# The catalogue's free-text search, one for the API and the admin, so both find the same: every
+# word must occur in one of these fields (as the admin's own search would do).
+CATALOGUE_SEARCH_FIELDS = ("name_fi", "name_sv", "name_en", "description", "organisation__name")
+
+
+def service_catalogue() -> QuerySet[Service]:
+    """The public catalogue: active services with their organisation, areas and languages."""
+    return service_list().prefetch_related("languages")
+
+
+def service_catalogue_search(queryset: QuerySet[Service], text: str) -> QuerySet[Service]:
+    for word in text.split():
+        matches = Q()
+        for name in CATALOGUE_SEARCH_FIELDS:
+            matches |= Q(**{f"{name}__icontains": word})
+        queryset = queryset.filter(matches)
+    return queryset
+
+
+def service_by_age(queryset: QuerySet[Service], age: int) -> QuerySet[Service]:
+    return queryset.filter(min_age__lte=age, max_age__gte=age)
+
+
+def services_for_case(*, case: Case, queryset: QuerySet[Service]) -> QuerySet[Service]:
+    """Services for the family of `case`: offered in its municipality, to one of its children's
+    ages (any age when no child's birth date is known)."""
+    from cases.models import FamilyMember
+    from consent.services import child_age
+
+    queryset = queryset.filter(municipalities=case.family.municipality_id)
+    ages = {
+        child_age(child)
+        for child in FamilyMember.objects.filter(
+            family_id=case.family_id, role=FamilyMember.Role.CHILD, birth_date__isnull=False
+        )
+    }
+    if ages:
+        fits = Q()
+        for age in ages:
+            fits |= Q(min_age__lte=age, max_age__gte=age)
+        queryset = queryset.filter(fits)
+    return queryset
+
+
+def plan_action_list(*, case: Case) -> QuerySet:
+    from cases.models import PlanAction
+
+    return PlanAction.objects.filter(case=case).select_related(
+        "responsible_user", "responsible_member", "service__organisation"
+    )
+
+
+def meeting_list(*, case: Case) -> QuerySet:
+    from cases.models import Meeting
+
+    return (
+        Meeting.objects.filter(case=case)
+        .select_related("organiser")
+        .prefetch_related("members__user", "members__organisation", "family_members")
+    )
+
+
+def readable_notes(*, case: Case, access: Access, note_ids) -> set:
+    """Which of `note_ids` (a meeting's minutes, say) the user may read, in one query."""
+    note_ids = [pk for pk in note_ids if pk is not None]
+    if not note_ids:
+        return set()
+    return set(
+        note_list(case=case, access=access).filter(pk__in=note_ids).values_list("pk", flat=True)
+    )
+
+
+_REFERRAL_RELATED = (
+    "service__organisation",
+    "organisation",
+    "referred_by",
+    "referred_by_organisation",
+    "accepted_worker",
+    "decided_by",
+)
+
+
+def referral_list(*, case: Case) -> QuerySet:
+    from cases.models import Referral
+
+    return Referral.objects.filter(case=case).select_related(*_REFERRAL_RELATED)
+
+
+def incoming_referral_list(*, user: User) -> QuerySet:
+    """Referrals to the user's organisations, with what consent may let them see of the family."""
+    from cases.models import Referral
+
+    return policy.incoming_referrals_for_user(
+        user,
+        queryset=Referral.objects.select_related(
+            *_REFERRAL_RELATED, "case__family__municipality", "case__family__recorded_by"
+        ).prefetch_related("case__family__members"),
+    )
+
+
+def incoming_referral_get(*, user: User, referral_id):
+    from cases.models import Referral
+
+    return policy.incoming_referral_for_user(
+        user=user,
+        referral_id=referral_id,
+        queryset=Referral.objects.select_related(
+            *_REFERRAL_RELATED, "case__family__municipality", "case__family__recorded_by"
+        ).prefetch_related("case__family__members"),
+    )
+
+
+@dataclass
+class MyWork:
+    """A worker's desk: see `my_work`."""
+
+    cases: list  # open cases the worker is responsible for, a member of, or asked to take over
+    access: dict  # case id -> Access
+    invitations: list
+    handovers: list
+    overdue: list
+    due_soon: list
+    consent_requests: list
+    consent_recipients: dict  # consent id -> [Organisation]
+
+    def cases_as(self, role: str) -> list:
+        return [case for case in self.cases if self.access[case.pk].role == role]
+
+
+def my_work(*, user: User, today=None, horizon_days: int = 14) -> MyWork:
+    """Everything waiting for a worker, in a constant number of queries however many cases:
+    their open cases (as responsible worker, as member), invitations and handovers waiting for
+    their answer, plan actions due within `horizon_days` or overdue (their own, and all of the
+    cases they are responsible for), and consent requests still waiting for the family."""
+    from cases.models import PlanAction
+    from consent.models import Consent
+
+    today = today or timezone.localdate()
+    cases = list(
+        policy.cases_for_user(user, queryset=Case.objects.select_related(*_CASE_RELATED))
+        .filter(status=Case.Status.OPEN)
+        .order_by("opened_at", "id")
+    )
+    accesses = policy.access_for(user, cases)
+    cases = [c for c in cases if accesses[c.pk].role in ("responsible", "member", "handover")]
+    handovers = list(
+        Handover.objects.filter(
+            to_worker=user, status=Handover.Status.PROPOSED, case__status=Case.Status.OPEN
+        )
+        .select_related("from_worker", "to_worker", "to_organisation")
+        .order_by("proposed_at", "id")
+    )
+    actions = (
+        PlanAction.objects.filter(
+            Q(responsible_user=user) | Q(case__responsible_worker=user),
+            case__status=Case.Status.OPEN,
+            status__in=PlanAction.OPEN_STATUSES,
+            due_date__lte=today + timedelta(days=horizon_days),
+        )
+        .select_related("responsible_user", "responsible_member", "service__organisation")
+        .order_by("due_date", "created_at", "id")
+    )
+    # Only actions of cases whose plan the worker may read now (consent may have ended).
+    actions = [
+        a for a in actions if a.case_id in accesses and accesses[a.case_id].can_read(Category.PLAN)
+    ]
+    now = timezone.now()
+    waiting = Consent.objects.filter(
+        case__responsible_worker=user,
+        case__status=Case.Status.OPEN,
+        state=Consent.State.PENDING,
+        valid_until__gt=now,
+    )
+    recipients: dict = {}
+    for link in Consent.recipients.through.objects.filter(consent__in=waiting).select_related(
+        "organisation"
+    ):
+        recipients.setdefault(link.consent_id, []).append(link.organisation)
+    return MyWork(
+        cases=cases,
+        access=accesses,
+        invitations=list(my_invitations(user=user).filter(expires_at__gt=now)),
+        handovers=handovers,
+        overdue=[a for a in actions if a.due_date < today],
+        due_soon=[a for a in actions if a.due_date >= today],
+        consent_requests=list(waiting.order_by("requested_at", "id")),
+        consent_recipients=recipients,
+    )
+
+
+def reassignment_list(*, user: User) -> tuple[QuerySet[Case], list]:
+    """The coordinator's reassignment queue, oldest case first, with any handover waiting."""
+    from django.db.models import Prefetch
+
+    cases, memberships = policy.reassignment_queue(user)
+    cases = (
+        cases.select_related("responsible_worker", "responsible_organisation")
+        .prefetch_related(
+            Prefetch(
+                "handovers",
+                queryset=Handover.objects.filter(status=Handover.Status.PROPOSED).select_related(
+                    "from_worker", "to_worker", "to_organisation"
+                ),
+                to_attr="waiting_handovers",
+            )
+        )
+        .order_by("opened_at", "id")
+    )
+    return cases, memberships
+
+
+def responsibility_report(*, cases: QuerySet[Case] | None = None) -> dict:
+    """Counts that show that every open case has its responsible worker: those whose worker
+    has left wait for reassignment, and still have one."""
+    from django.db.models import Count
+
+    cases = Case.objects.all() if cases is None else cases
+    open_cases = cases.filter(status=Case.Status.OPEN)
+    leaving = policy.cases_without_worker_in_post(open_cases)
+    counts = open_cases.aggregate(
+        open_cases=Count("pk"),
+        without_responsible_worker=Count(
+            "pk",
+            filter=Q(responsible_worker__isnull=True) | Q(responsible_organisation__isnull=True),
+        ),
+    )
+    return {
+        **counts,
+        "waiting_for_reassignment": leaving.count(),
+        "reassignment_proposed": leaving.filter(handovers__status=Handover.Status.PROPOSED)
+        .values("pk")
+        .distinct()
+        .count(),
+        "generated_at": timezone.now(),
+    }

@@ -11,24 +11,30 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cases import notifications
 from cases.models import (
     Case,
     Family,
     FamilyMember,
     Handover,
     Invitation,
+    Meeting,
     Municipality,
     NetworkMember,
     Note,
     Organisation,
     OrganisationMembership,
     Plan,
+    PlanAction,
+    Reassignment,
+    Referral,
+    Service,
+    ServiceLanguage,
     User,
 )
 from consent import policy
@@ -337,30 +343,9 @@ def invitation_create(
     invitation.full_clean()
     invitation.save()
     if email:
-        transaction.on_commit(lambda: _send_invitation(invitation, token))
+        # Written to the outbox now, sent after commit (cases/notifications.py).
+        notifications.invitation_sent(invitation, token)
     return invitation, token
-
-
-def _send_invitation(invitation: Invitation, token: str) -> None:
-    link = f"{settings.PUBLIC_BASE_URL}/api/v1/invitations/{token}/accept/"
-    try:
-        send_mail(
-            subject=_("You are invited into a family's network"),
-            message=_(
-                "%(inviter)s invites you into the network of a family's case as a worker of "
-                "%(organisation)s.\n\nAccept: %(link)s\n\nThe invitation expires on %(expires)s."
-            )
-            % {
-                "inviter": invitation.invited_by.get_full_name() or invitation.invited_by.username,
-                "organisation": invitation.organisation.name,
-                "link": link,
-                "expires": invitation.expires_at.date().isoformat(),
-            },
-            from_email=None,
-            recipient_list=[invitation.email],
-        )
-    except Exception:  # the invitation stands; the worker can resend it
-        logger.exception("Could not send invitation %s", invitation.pk)
 
 
 def invitation_by_key(*, user: User, key: str) -> Invitation:
@@ -464,3 +449,392 @@ def plan_update(*, actor: User, case: Case, data: dict) -> Plan:
     plan.full_clean()
     plan.save()
     return plan
+
+
+# --- Coordination (issue 6): the plan's actions, network meetings, referrals, reassignment ------
+
+
+def _plan_responsible(
+    case: Case, *, responsible_user: User | None, responsible_member: NetworkMember | None
+) -> tuple[User | None, NetworkMember | None]:
+    """Who does an action: the responsible worker, or an active member of this case's network
+    (for a professional member, their account and their membership both)."""
+    if responsible_member is not None:
+        if responsible_member.case_id != case.pk or responsible_member.removed_at is not None:
+            raise ValidationError(
+                {"responsible_member": _("Name a member of this case's network.")}
+            )
+        if responsible_user is not None and responsible_user.pk != responsible_member.user_id:
+            raise ValidationError(
+                {"responsible_user": _("Name either a worker or a network member, not both.")}
+            )
+        return responsible_member.user, responsible_member
+    if responsible_user is None:
+        return None, None
+    if responsible_user.pk == case.responsible_worker_id:
+        return responsible_user, None
+    member = NetworkMember.objects.filter(
+        case=case, user=responsible_user, removed_at__isnull=True
+    ).first()
+    if member is None:
+        raise ValidationError(
+            {"responsible_user": _("Name the responsible worker or a worker in the network.")}
+        )
+    return responsible_user, member
+
+
+@transaction.atomic
+def plan_action_create(
+    *,
+    actor: User,
+    case: Case,
+    title: str,
+    description: str = "",
+    responsible_user: User | None = None,
+    responsible_member: NetworkMember | None = None,
+    due_date: datetime.date | None = None,
+    status: str = PlanAction.Status.PLANNED,
+    service: Service | None = None,
+) -> PlanAction:
+    case = _locked_open_case(case.pk)
+    user, member = _plan_responsible(
+        case, responsible_user=responsible_user, responsible_member=responsible_member
+    )
+    action = PlanAction(
+        case=case,
+        title=title,
+        description=description,
+        responsible_user=user,
+        responsible_member=member,
+        due_date=due_date,
+        status=status,
+        service=service,
+        created_by=actor,
+    )
+    action.full_clean()
+    action.save()
+    return action
+
+
+@transaction.atomic
+def plan_action_update(*, actor: User, action: PlanAction, data: dict) -> PlanAction:
+    """Change an action; a new due date re-arms its reminder."""
+    case = _locked_open_case(action.case_id)
+    action = PlanAction.objects.select_for_update().get(pk=action.pk)
+    data = dict(data)
+    if "responsible_user" in data or "responsible_member" in data:
+        user, member = _plan_responsible(
+            case,
+            responsible_user=data.pop("responsible_user", None),
+            responsible_member=data.pop("responsible_member", None),
+        )
+        data["responsible_user"], data["responsible_member"] = user, member
+    changed = [name for name, value in data.items() if getattr(action, name) != value]
+    for name in changed:
+        setattr(action, name, data[name])
+    if "due_date" in changed:
+        action.reminded_at = None
+        changed.append("reminded_at")
+    action.updated_at = timezone.now()
+    action.full_clean()
+    action.save(update_fields=[*changed, "updated_at"])
+    return action
+
+
+def _meeting_participants(case: Case, members, family_members) -> None:
+    if any(m.case_id != case.pk or m.removed_at is not None for m in members):
+        raise ValidationError({"members": _("Participants must be members of this network.")})
+    if any(f.family_id != case.family_id for f in family_members):
+        raise ValidationError({"family_members": _("Name members of this family.")})
+
+
+@transaction.atomic
+def meeting_create(
+    *,
+    actor: User,
+    case: Case,
+    title: str,
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime,
+    place: str = "",
+    video_link: str = "",
+    agenda: str = "",
+    members: list[NetworkMember] | None = None,
+    family_members: list[FamilyMember] | None = None,
+) -> Meeting:
+    case = _locked_open_case(case.pk)
+    members, family_members = list(members or []), list(family_members or [])
+    _meeting_participants(case, members, family_members)
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": _("A meeting ends after it starts.")})
+    if not place and not video_link:
+        raise ValidationError(_("Give a place or a video link for the meeting."))
+    meeting = Meeting(
+        case=case,
+        title=title,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        place=place,
+        video_link=video_link,
+        agenda=agenda,
+        organiser=actor,
+    )
+    meeting.full_clean()
+    meeting.save()
+    meeting.members.set(members)
+    meeting.family_members.set(family_members)
+    return meeting
+
+
+@transaction.atomic
+def meeting_update(*, actor: User, meeting: Meeting, data: dict) -> Meeting:
+    """Reschedule, change or cancel a meeting; its calendar copies follow (SEQUENCE grows)."""
+    case = _locked_open_case(meeting.case_id)
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    data = dict(data)
+    members = data.pop("members", None)
+    family_members = data.pop("family_members", None)
+    _meeting_participants(case, members or [], family_members or [])
+    changed = [name for name, value in data.items() if getattr(meeting, name) != value]
+    for name in changed:
+        setattr(meeting, name, data[name])
+    if meeting.ends_at <= meeting.starts_at:
+        raise ValidationError({"ends_at": _("A meeting ends after it starts.")})
+    meeting.sequence += 1
+    meeting.full_clean()
+    meeting.save(update_fields=[*changed, "sequence"])
+    if members is not None:
+        meeting.members.set(members)
+    if family_members is not None:
+        meeting.family_members.set(family_members)
+    return meeting
+
+
+@transaction.atomic
+def meeting_minutes_record(
+    *, actor: User, meeting: Meeting, organisation_id, category: str, text: str
+) -> Meeting:
+    """Store the minutes as a note of the case in the category chosen for them (so that they
+    are shown exactly as far as that category is), and mark the meeting held."""
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if meeting.minutes_id is not None:
+        raise ValidationError(_("This meeting already has its minutes."))
+    if meeting.status == Meeting.Status.CANCELLED:
+        raise ValidationError(_("The meeting was cancelled."))
+    note = note_create(
+        actor=actor,
+        case=meeting.case,
+        organisation_id=organisation_id,
+        category=category,
+        text=text,
+    )
+    meeting.minutes = note
+    meeting.status = Meeting.Status.HELD
+    meeting.save(update_fields=["minutes", "status"])
+    return meeting
+
+
+@transaction.atomic
+def referral_create(*, actor: User, case: Case, service: Service, message: str = "") -> Referral:
+    """Refer the family to a catalogue service; the receiving organisation is told by e-mail."""
+    case = _locked_open_case(case.pk)
+    if not service.is_active:
+        raise ValidationError({"service": _("This service is no longer in the catalogue.")})
+    if Referral.objects.filter(case=case, service=service, status=Referral.Status.SENT).exists():
+        raise ValidationError({"service": _("The family is already referred to this service.")})
+    referral = Referral(
+        case=case,
+        service=service,
+        organisation_id=service.organisation_id,
+        message=message,
+        referred_by=actor,
+        referred_by_organisation_id=case.responsible_organisation_id,
+    )
+    referral.full_clean(validate_constraints=False)
+    referral.save()
+    notifications.referral_received(referral)
+    return referral
+
+
+def _claim_referral(referral: Referral, **changes) -> Referral:
+    claimed = Referral.objects.filter(pk=referral.pk, status=Referral.Status.SENT).update(
+        decided_at=timezone.now(), **changes
+    )
+    if claimed != 1:
+        raise ValidationError(_("This referral is no longer waiting for an answer."))
+    referral.refresh_from_db()
+    return referral
+
+
+@transaction.atomic
+def referral_withdraw(*, actor: User, referral: Referral) -> Referral:
+    return _claim_referral(referral, status=Referral.Status.WITHDRAWN, decided_by=actor)
+
+
+@transaction.atomic
+def referral_decline(*, actor: User, referral: Referral, reason: str = "") -> Referral:
+    acting_organisation(user=actor, organisation=referral.organisation)
+    return _claim_referral(
+        referral, status=Referral.Status.DECLINED, decided_by=actor, decline_reason=reason
+    )
+
+
+@transaction.atomic
+def referral_accept(
+    *, actor: User, referral: Referral, worker: User | None = None, role: str = ""
+) -> Referral:
+    """Accept a referral as a worker of the receiving organisation, naming the worker who
+    joins the family's network (yourself by default).
+
+    The worker is invited, as by the responsible worker (an `Invitation`, e-mailed), and joins
+    when they accept it: joining a network stays the worker's own act, with one path and one
+    trail for every way in. An invitation already waiting for them on this case is reused.
+    """
+    worker = worker or actor
+    acting_organisation(user=actor, organisation=referral.organisation)
+    try:
+        acting_organisation(user=worker, organisation=referral.organisation)
+    except ValidationError:
+        raise ValidationError(
+            {"worker": _("Name a worker of the organisation the family was referred to.")}
+        ) from None
+    case = _locked_open_case(referral.case_id)
+    invitation = None
+    already_in = worker.pk == case.responsible_worker_id or (
+        NetworkMember.objects.filter(case=case, user=worker, removed_at__isnull=True).exists()
+    )
+    if not already_in:
+        invitation = Invitation.objects.filter(
+            case=case,
+            invited_user=worker,
+            status=Invitation.Status.PENDING,
+            expires_at__gt=timezone.now(),
+        ).first()
+        if invitation is None:
+            invitation, _token = invitation_create(
+                actor=case.responsible_worker,
+                case=case,
+                organisation=referral.organisation,
+                invited_user=worker,
+                role=role or referral.service.name_fi,
+                message=_("Referral to %(service)s") % {"service": referral.service.name_fi},
+            )
+    return _claim_referral(
+        referral,
+        status=Referral.Status.ACCEPTED,
+        decided_by=actor,
+        accepted_worker=worker,
+        invitation=invitation,
+    )
+
+
+@transaction.atomic
+def worker_deactivate(*, actor: User, worker: User) -> User:
+    """Close a worker's account. Their open cases stay theirs, and wait in the coordinators'
+    reassignment queue until a new responsible worker accepts; handovers and invitations that
+    were waiting for them are withdrawn, as they can no longer answer."""
+    worker = User.objects.select_for_update().get(pk=worker.pk)
+    if worker.is_active:
+        worker.is_active = False
+        worker.save(update_fields=["is_active"])
+    now = timezone.now()
+    waiting = list(
+        Handover.objects.filter(to_worker=worker, status=Handover.Status.PROPOSED).select_related(
+            "case"
+        )
+    )
+    Handover.objects.filter(pk__in=[h.pk for h in waiting]).update(
+        status=Handover.Status.CANCELLED, decided_at=now
+    )
+    Invitation.objects.filter(invited_user=worker, status=Invitation.Status.PENDING).update(
+        status=Invitation.Status.WITHDRAWN, decided_at=now
+    )
+    policy.sync_cases(cases={h.case for h in waiting})
+    return worker
+
+
+@transaction.atomic
+def membership_end(*, actor: User, membership: OrganisationMembership) -> OrganisationMembership:
+    """End a worker's membership of an organisation; their cases there wait for reassignment."""
+    membership = OrganisationMembership.objects.select_for_update().get(pk=membership.pk)
+    membership.is_active = False
+    membership.ended_at = membership.ended_at or timezone.now()
+    membership.save(update_fields=["is_active", "ended_at"])
+    return membership
+
+
+@transaction.atomic
+def handover_reassign(
+    *,
+    actor: User,
+    case: Case,
+    to_worker: User,
+    to_organisation: Organisation | None = None,
+    message: str = "",
+) -> Handover:
+    """A coordinator proposes, on behalf of a responsible worker who has left, that `to_worker`
+    takes the case over. The case stays with the former worker until `to_worker` accepts
+    through the usual `handover_accept`; a proposal still waiting is replaced by this one."""
+    case = _locked_open_case(case.pk)
+    memberships = policy.require_coordinator(actor)
+    in_queue = policy.cases_without_worker_in_post(
+        policy.coordinated_cases(memberships).filter(pk=case.pk)
+    )
+    if not in_queue.exists():
+        raise ValidationError(_("The responsible worker of this case is still in post."))
+    if to_worker.pk == case.responsible_worker_id:
+        raise ValidationError({"to_worker": _("This worker is already responsible.")})
+    if not to_worker.is_active:
+        raise ValidationError({"to_worker": _("This account is not active.")})
+    try:
+        to_organisation = acting_organisation(user=to_worker, organisation=to_organisation)
+    except ValidationError:
+        raise ValidationError(
+            {"to_organisation": _("The receiving worker must work for the organisation given.")}
+        ) from None
+    reason = (
+        Reassignment.Reason.MEMBERSHIP_ENDED
+        if case.responsible_worker.is_active
+        else Reassignment.Reason.ACCOUNT_INACTIVE
+    )
+    Handover.objects.filter(case=case, status=Handover.Status.PROPOSED).update(
+        status=Handover.Status.CANCELLED, decided_at=timezone.now()
+    )
+    handover = Handover(
+        case=case,
+        from_worker_id=case.responsible_worker_id,
+        to_worker=to_worker,
+        to_organisation=to_organisation,
+        message=message,
+    )
+    handover.full_clean(validate_constraints=False)
+    handover.proposed_by = actor  # named in the mail to the receiver (cases/notifications.py)
+    handover.save()
+    Reassignment.objects.create(case=case, handover=handover, coordinator=actor, reason=reason)
+    policy.sync_case(case=case)
+    return handover
+
+
+@transaction.atomic
+def service_save(*, actor: User, data: dict, service: Service | None = None) -> Service:
+    """Create or change a catalogue service (coordinators; the admin writes the same fields)."""
+    data = dict(data)
+    municipalities = data.pop("municipalities", None)
+    languages = data.pop("languages", None)
+    service = service or Service()
+    for name, value in data.items():
+        setattr(service, name, value)
+    service.full_clean()
+    service.save()
+    if municipalities is not None:
+        service.municipalities.set(municipalities)
+    if languages is not None:
+        service.languages.exclude(language__in=languages).delete()
+        have = set(service.languages.values_list("language", flat=True))
+        ServiceLanguage.objects.bulk_create(
+            [
+                ServiceLanguage(service=service, language=code)
+                for code in sorted(set(languages) - have)
+            ]
+        )
+    return service

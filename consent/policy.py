@@ -393,3 +393,193 @@ def case_history_for_user(*, user, case_id, queryset: QuerySet | None = None) ->
     if access.role != "responsible":
         raise PermissionDenied
     return case, access
+
+
+# --- Coordination (issue 6): coordinators, the reassignment queue, incoming referrals ----------
+#
+# A coordinator sees no family data (DESIGN.md, "Who may do what"). They see, of the cases in
+# their scope whose responsible worker has left, what reassignment needs: that the case exists,
+# its responsible worker and organisation, and any handover waiting. Their scope is the
+# family-centre area of their organisation, by the family's municipality; a coordinator of an
+# organisation without an area (the wellbeing area's family centre) coordinates every area.
+
+
+def _in_force(now=None):
+    now = now or timezone.now()
+    return models.Q(is_active=True) & (models.Q(ended_at__isnull=True) | models.Q(ended_at__gt=now))
+
+
+def coordinator_memberships(user) -> list:
+    """The user's coordinator memberships in force, with their organisations."""
+    from cases.models import OrganisationMembership
+
+    if not user.is_authenticated or not user.is_active:
+        return []
+    return list(
+        OrganisationMembership.objects.filter(
+            _in_force(), user=user, role=OrganisationMembership.Role.COORDINATOR
+        ).select_related("organisation")
+    )
+
+
+def is_coordinator(user) -> bool:
+    return bool(coordinator_memberships(user))
+
+
+def require_coordinator(user) -> list:
+    """The user's coordinator memberships; PermissionDenied for anyone else."""
+    memberships = coordinator_memberships(user)
+    if not memberships:
+        raise PermissionDenied
+    return memberships
+
+
+def coordinator_access(memberships) -> Access:
+    """How a coordinator's reads of the reassignment queue are logged: no data category."""
+    return Access(
+        organisations=frozenset({memberships[0].organisation_id}) if memberships else frozenset(),
+        role="coordinator",
+    )
+
+
+def coordinated_cases(memberships) -> QuerySet[Case]:
+    """Cases in the scope of these coordinator memberships."""
+    from cases.models import Municipality
+
+    if not memberships:
+        return Case.objects.none()
+    areas = {m.organisation.area_id for m in memberships}
+    if None in areas:
+        return Case.objects.all()
+    return Case.objects.filter(
+        family__municipality__in=Municipality.objects.filter(areas__in=areas).values("pk")
+    )
+
+
+def worker_in_post(now=None):
+    """Active worker memberships in force: a responsible worker needs one in the case's
+    responsible organisation (used as an `Exists` over `OuterRef`s of a case)."""
+    from cases.models import OrganisationMembership
+
+    return OrganisationMembership.objects.filter(
+        _in_force(now),
+        user_id=models.OuterRef("responsible_worker_id"),
+        organisation_id=models.OuterRef("responsible_organisation_id"),
+        role=OrganisationMembership.Role.WORKER,
+    )
+
+
+def cases_without_worker_in_post(queryset: QuerySet | None = None, *, now=None) -> QuerySet[Case]:
+    """Open cases whose responsible worker has left: a deactivated account, or no worker
+    membership in force in the responsible organisation. Derived from the data alone, so a
+    change made in the admin or straight in the database puts a case in the queue all the same.
+    """
+    base = Case.objects.all() if queryset is None else queryset
+    return base.filter(status=Case.Status.OPEN).filter(
+        models.Q(responsible_worker__is_active=False) | ~models.Exists(worker_in_post(now))
+    )
+
+
+def reassignment_queue(user) -> tuple[QuerySet[Case], list]:
+    """(cases waiting for a new responsible worker in the coordinator's scope, memberships);
+    PermissionDenied for anyone but a coordinator."""
+    memberships = require_coordinator(user)
+    return cases_without_worker_in_post(coordinated_cases(memberships)), memberships
+
+
+def reassignment_case_for_user(*, user, case_id, queryset: QuerySet | None = None) -> tuple:
+    """(case, coordinator Access) of a case in the coordinator's queue; 404 for any other case,
+    so that a coordinator learns nothing of cases whose worker is still in post."""
+    cases, memberships = reassignment_queue(user)
+    if queryset is not None:
+        cases = queryset.filter(pk__in=cases.values("pk"))
+    try:
+        case = cases.get(pk=case_id)
+    except (Case.DoesNotExist, ValidationError, ValueError):
+        raise Http404 from None
+    return case, coordinator_access(memberships)
+
+
+def may_keep_catalogue(user) -> bool:
+    """Coordinators keep the service catalogue (through the admin and the API)."""
+    return is_coordinator(user)
+
+
+def require_may_deactivate(*, user, worker) -> None:
+    """A coordinator may deactivate a worker's account, never their own, a superuser's or
+    another administrator's (those are for superusers, in the admin)."""
+    require_coordinator(user)
+    if worker.pk == user.pk or worker.is_superuser or worker.is_staff:
+        raise PermissionDenied
+
+
+def worker_organisations(user, *, now=None) -> frozenset:
+    """Ids of the organisations where the user is a worker now."""
+    from cases.models import OrganisationMembership
+
+    if not user.is_authenticated:
+        return frozenset()
+    return frozenset(
+        OrganisationMembership.objects.filter(
+            _in_force(now), user=user, role=OrganisationMembership.Role.WORKER
+        ).values_list("organisation_id", flat=True)
+    )
+
+
+def incoming_referrals_for_user(user, *, queryset: QuerySet | None = None) -> QuerySet:
+    """Referrals to the organisations the user works for now."""
+    from cases.models import OrganisationMembership, Referral
+
+    base = Referral.objects.all() if queryset is None else queryset
+    if not user.is_authenticated:
+        return base.none()
+    return base.filter(
+        organisation_id__in=OrganisationMembership.objects.filter(
+            _in_force(), user=user, role=OrganisationMembership.Role.WORKER
+        ).values("organisation_id")
+    )
+
+
+def incoming_referral_for_user(*, user, referral_id, queryset: QuerySet | None = None):
+    """One referral to an organisation the user works for; 404 for any other."""
+    from cases.models import Referral
+
+    try:
+        return incoming_referrals_for_user(user, queryset=queryset).get(pk=referral_id)
+    except (Referral.DoesNotExist, ValidationError, ValueError):
+        raise Http404 from None
+
+
+REFERRAL_CATEGORIES = frozenset({Category.BASIC, Category.PLAN})
+
+
+def referral_access(referrals, *, now=None) -> dict:
+    """{referral id: Access} for the receiving organisation's workers: the case exists (the
+    referral names it), and `basic` (the family) and `plan` (the message: why the family is
+    referred) where a consent in force on the case names the receiving organisation. One query.
+    """
+    referrals = list(referrals)
+    now = now or timezone.now()
+    granted: dict = {}
+    if referrals:
+        rows = Consent.objects.filter(
+            case_id__in={r.case_id for r in referrals},
+            recipients__in={r.organisation_id for r in referrals},
+            state=Consent.State.ACTIVE,
+            valid_from__lte=now,
+            valid_until__gt=now,
+        ).values_list("pk", "case_id", "recipients", "categories")
+        for consent_id, case_id, organisation_id, categories in rows:
+            for category in REFERRAL_CATEGORIES & set(categories):
+                granted.setdefault((case_id, organisation_id), set()).add((category, consent_id))
+    accesses = {}
+    for referral in referrals:
+        pairs = granted.get((referral.case_id, referral.organisation_id), set())
+        accesses[referral.pk] = Access(
+            view=True,
+            categories=frozenset(category for category, _id in pairs),
+            organisations=frozenset({referral.organisation_id}),
+            role="referral",
+            consents=tuple(sorted(pairs, key=str)),
+        )
+    return accesses

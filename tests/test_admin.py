@@ -61,9 +61,9 @@ def test_it_lets_the_coordinator_open_the_organisation_and_service_lists(kaisa):
 
 def test_it_lists_services_without_a_query_per_row(kaisa, django_assert_num_queries):
     # 1. session  2. user  3. user permissions  4. group permissions
-    # 5. organisations for the list filter  6. count of matches  7. count of all  8. the page,
-    # with each service's organisation joined in
-    with django_assert_num_queries(8 + REQUEST):
+    # 5. organisations for the list filter  6. municipalities for the list filter  7. count of
+    # matches  8. count of all  9. the page, with each service's organisation joined in
+    with django_assert_num_queries(9 + REQUEST):
         response = kaisa.get("/admin/cases/service/")
     assert response.status_code == 200
     assert response.content.decode().count('class="field-name_fi"') == Service.objects.count()

@@ -37,12 +37,19 @@ from cases.models import (
     FamilyMember,
     Handover,
     Invitation,
+    Meeting,
     Municipality,
     NetworkMember,
     Note,
     Organisation,
     OrganisationMembership,
+    OutboundMail,
     Plan,
+    PlanAction,
+    Reassignment,
+    Referral,
+    Service,
+    ServiceLanguage,
     User,
 )
 from consent import services as consent_services
@@ -112,6 +119,14 @@ KIND_PARAMS = {
     "handover": {"case_pk", "pk"},
     "consent": {"pk"},
     "my_invitation": {"token"},
+    # Coordination (issue 6).
+    "plan_action": {"case_pk", "pk"},
+    "meeting": {"case_pk", "pk"},
+    "referral": {"case_pk", "pk"},
+    "incoming_referral": {"pk"},
+    "queued_case": {"pk"},
+    "deactivatable_worker": {"pk"},
+    "catalogue_service": {"pk"},
 }
 
 # Every pattern under /api/, as "/path/{parameter}/", with each method it allows. Patterns that
@@ -196,13 +211,70 @@ TABLE: dict[str, dict[str, Probe]] = {
         "GET": P("family", "read_history", seen_by="read_history")
     },
     "/api/v1/cases/{case_pk}/access-history/": {"GET": P("case", "read_history")},
+    # Coordination (issue 6). The plan's actions, meetings and referrals are data category
+    # `plan`: who may not read the plan gets 404 for them, as for the plan itself.
+    "/api/v1/cases/{case_pk}/plan/actions/": {
+        "GET": P("case", "read_plan", seen_by="read_plan"),
+        "POST": P("case", "write_plan", seen_by="read_plan"),
+    },
+    "/api/v1/cases/{case_pk}/plan/actions/{pk}/": {
+        "GET": P("plan_action", "read"),
+        "PATCH": P("plan_action", "write"),
+    },
+    "/api/v1/cases/{case_pk}/meetings/": {
+        "GET": P("case", "read_plan", seen_by="read_plan"),
+        "POST": P("case", "manage_plan", seen_by="read_plan"),
+    },
+    "/api/v1/cases/{case_pk}/meetings/{pk}/": {
+        "GET": P("meeting", "read"),
+        "PATCH": P("meeting", "manage"),
+    },
+    "/api/v1/cases/{case_pk}/meetings/{pk}/ics/": {"GET": P("meeting", "read")},
+    "/api/v1/cases/{case_pk}/meetings/{pk}/minutes/": {"POST": P("meeting", "manage")},
+    "/api/v1/cases/{case_pk}/referrals/": {
+        "GET": P("case", "read_plan", seen_by="read_plan"),
+        "POST": P("case", "manage_plan", seen_by="read_plan"),
+    },
+    # The catalogue chosen for the family (its municipality, its children's ages): basic data,
+    # used by the responsible worker to refer.
+    "/api/v1/cases/{case_pk}/referrals/services/": {
+        "GET": P("case", "manage_plan", seen_by="read_plan")
+    },
+    "/api/v1/cases/{case_pk}/referrals/{pk}/": {"GET": P("referral", "read")},
+    "/api/v1/cases/{case_pk}/referrals/{pk}/withdraw/": {"POST": P("referral", "manage")},
+    # Referrals to the organisations you work for; anyone else: 404, as for none at all.
+    "/api/v1/referrals/incoming/": {"GET": P("signed_in", "read")},
+    "/api/v1/referrals/incoming/{pk}/": {"GET": P("incoming_referral", "read")},
+    "/api/v1/referrals/incoming/{pk}/accept/": {"POST": P("incoming_referral", "answer")},
+    "/api/v1/referrals/incoming/{pk}/decline/": {"POST": P("incoming_referral", "answer")},
+    # Your own desk: anyone signed in (a worker's lists; empty for others).
+    "/api/v1/me/work/": {"GET": P("signed_in", "read")},
+    # Coordinators: 403 for everyone else whatever the object (so nothing shows whether it
+    # exists); a coordinator gets 404 for a case whose worker is still in post.
+    "/api/v1/coordination/reassignments/": {"GET": P("signed_in", "coordinate")},
+    "/api/v1/coordination/reassignments/{pk}/": {"GET": P("queued_case", "read")},
+    "/api/v1/coordination/reassignments/{pk}/reassign/": {
+        "POST": P("queued_case", "reassign"),
+    },
+    "/api/v1/coordination/report/": {"GET": P("signed_in", "coordinate")},
+    "/api/v1/coordination/workers/{pk}/deactivate/": {
+        "POST": P("deactivatable_worker", "deactivate"),
+    },
+    "/api/v1/coordination/services/": {
+        "GET": P("signed_in", "keep_catalogue"),
+        "POST": P("signed_in", "keep_catalogue"),
+    },
+    "/api/v1/coordination/services/{pk}/": {
+        "GET": P("catalogue_service", "keep_catalogue", seen_by="see"),
+        "PATCH": P("catalogue_service", "keep_catalogue", seen_by="see"),
+    },
 }
 
 PROBE_TEXT = "Matrix probe"
 
 
-def _future() -> str:
-    return (timezone.now() + datetime.timedelta(days=30)).isoformat()
+def _future(hours: int = 0) -> str:
+    return (timezone.now() + datetime.timedelta(days=30, hours=hours)).isoformat()
 
 
 # Plausible bodies: what a request would send if the role were allowed, so that a missing check
@@ -243,6 +315,37 @@ BODIES = {
     ("/api/v1/consents/{pk}/revoke/", "POST"): lambda w, t: _decisions(t),
     ("/api/v1/consents/{pk}/child-view/", "POST"): lambda w, t: [
         {"child": t.refs["child"], "statement": PROBE_TEXT}
+    ],
+    ("/api/v1/cases/{case_pk}/plan/actions/", "POST"): lambda w, t: [{"title": PROBE_TEXT}],
+    ("/api/v1/cases/{case_pk}/plan/actions/{pk}/", "PATCH"): lambda w, t: [
+        {"title": PROBE_TEXT, "status": "done"}
+    ],
+    ("/api/v1/cases/{case_pk}/meetings/", "POST"): lambda w, t: [
+        {
+            "title": PROBE_TEXT,
+            "starts_at": _future(),
+            "ends_at": _future(hours=1),
+            "place": PROBE_TEXT,
+        }
+    ],
+    ("/api/v1/cases/{case_pk}/meetings/{pk}/", "PATCH"): lambda w, t: [
+        {"title": PROBE_TEXT, "status": "cancelled"}
+    ],
+    ("/api/v1/cases/{case_pk}/meetings/{pk}/minutes/", "POST"): lambda w, t: [
+        {"category": "notes_general", "text": PROBE_TEXT}
+    ],
+    ("/api/v1/cases/{case_pk}/referrals/", "POST"): lambda w, t: [
+        {"service": w.ids["mll_service"], "message": PROBE_TEXT}
+    ],
+    ("/api/v1/referrals/incoming/{pk}/decline/", "POST"): lambda w, t: [{"reason": PROBE_TEXT}],
+    ("/api/v1/coordination/reassignments/{pk}/reassign/", "POST"): lambda w, t: [
+        {"to_worker": w.ids[ANNA]}
+    ],
+    ("/api/v1/coordination/services/", "POST"): lambda w, t: [
+        {"organisation": w.ids["org_mll"], "name_fi": PROBE_TEXT, "category": "health"}
+    ],
+    ("/api/v1/coordination/services/{pk}/", "PATCH"): lambda w, t: [
+        {"name_fi": PROBE_TEXT, "is_active": False}
     ],
 }
 
@@ -392,6 +495,32 @@ def _build_world() -> World:
     jenni_token = secrets.token_urlsafe(32)
     Invitation.objects.filter(pk=jenni_invitation.pk).update(token_hash=_token_hash(jenni_token))
     plan = Plan.objects.get(case=virtanen)
+    # Coordination (issue 6): an action of the plan, a network meeting, a referral to the NGO.
+    mll_service = orgs["mll-paijat-hame"].services.get(name_fi="Lastenhoitoapu")
+    meeting_start = timezone.now() + datetime.timedelta(days=7)
+    v_action = services.plan_action_create(
+        actor=tiina,
+        case=virtanen,
+        title="Toimenpide: iltahoidon järjestäminen",
+        responsible_user=anna,
+        due_date=timezone.localdate() + datetime.timedelta(days=5),
+    )
+    v_meeting = services.meeting_create(
+        actor=tiina,
+        case=virtanen,
+        title="Verkostopalaveri koululla",
+        starts_at=meeting_start,
+        ends_at=meeting_start + datetime.timedelta(hours=1),
+        place="Vääksyn koulu, luokka 3",
+        agenda="Asialista: iltojen tuki",
+        members=[NetworkMember.objects.get(case=virtanen, user=anna)],
+    )
+    v_referral = services.referral_create(
+        actor=tiina,
+        case=virtanen,
+        service=mll_service,
+        message="Lähete: äiti toivoo lastenhoitoapua iltoihin",
+    )
 
     # Korhonen: ulla's own family, with one of everything.
     k_family = services.family_create(
@@ -447,6 +576,22 @@ def _build_world() -> World:
     k_handover = services.handover_propose(
         actor=ulla, case=korhonen, to_worker=ville, message="Korhonen: siirto."
     )
+    k_action = services.plan_action_create(actor=ulla, case=korhonen, title="Korhonen: toimi")
+    k_meeting = services.meeting_create(
+        actor=ulla,
+        case=korhonen,
+        title="Korhonen: palaveri",
+        starts_at=meeting_start,
+        ends_at=meeting_start + datetime.timedelta(hours=1),
+        place="Korhonen: koti",
+    )
+    # To a service of an organisation no demo role works for.
+    k_referral = services.referral_create(
+        actor=ulla,
+        case=korhonen,
+        service=orgs["ensi-ja-turvakoti"].services.first(),
+        message="Korhonen: lähete",
+    )
 
     # Nieminen: tiina's closed case, where anna was a member; the network's access has ended.
     n_family = services.family_create(
@@ -465,12 +610,46 @@ def _build_world() -> World:
         category="notes_social",
         text="Nieminen: perhe muuttaa pois.",
     )
+    n_action = services.plan_action_create(actor=tiina, case=nieminen, title="Nieminen: toimi")
+    n_meeting = services.meeting_create(
+        actor=tiina,
+        case=nieminen,
+        title="Nieminen: palaveri",
+        starts_at=meeting_start,
+        ends_at=meeting_start + datetime.timedelta(hours=1),
+        place="Nieminen: koti",
+    )
     services.case_close(actor=tiina, case=nieminen, reason="Nieminen: muutti pois.")
+
+    # Laine: the case of a worker whose account is closed; it waits in the coordinator's
+    # reassignment queue, where Kaisa sees that it exists and nothing of the family.
+    veikko = WorkerFactory(
+        username="veikko.vanha",
+        first_name="Veikko",
+        last_name="Vanha",
+        membership__organisation=orgs["phhva-perhesosiaalityo"],
+    )
+    l_family = services.family_create(
+        actor=veikko,
+        name="Laine",
+        municipality=asikkala,
+        members=[{"role": "guardian", "first_name": "Liisa", "last_name": "Laine"}],
+        opening_reason="Laine: toimeentulon huolet.",
+    )
+    laine = l_family.cases.get()
+    services.worker_deactivate(actor=users[KAISA], worker=veikko)
+    retired_service = Service.objects.create(
+        organisation=orgs["kela-lahti"],
+        name_fi="Lakkautettu palvelu",
+        category=Service.Category.FINANCIAL,
+        is_active=False,
+    )
 
     ids = {
         ANNA: str(anna.pk),
         "lahti": str(lahti.pk),
         "org_mll": str(orgs["mll-paijat-hame"].pk),
+        "mll_service": str(mll_service.pk),
     }
     s = str
     V, K, N = s(virtanen.pk), s(korhonen.pk), s(nieminen.pk)
@@ -490,7 +669,13 @@ def _build_world() -> World:
             Target(
                 "the collection",
                 {},
-                {"read": SIGNED_IN, "create_family": WORKERS, "audit": {TERO}},
+                {
+                    "read": SIGNED_IN,
+                    "create_family": WORKERS,
+                    "audit": {TERO},
+                    "coordinate": {KAISA},
+                    "keep_catalogue": {KAISA},
+                },
             )
         ],
         "service": [
@@ -544,6 +729,7 @@ def _build_world() -> World:
                     "write": {TIINA, ANNA, OLLI},
                     "read_plan": v_basic,
                     "write_plan": {TIINA, ANNA},
+                    "manage_plan": {TIINA},
                     # DESIGN.md lets the family "see" its network's invitations and consents;
                     # the API keeps these two lists to the responsible worker (403 to hanna).
                     # Both are safe, so the matrix leaves hanna's GET to the leak check.
@@ -676,6 +862,64 @@ def _build_world() -> World:
             ),
             Target("Korhonen e-mail invitation by id", {"token": s(k_invitation.pk)}, {}),
         ],
+        "plan_action": [
+            sub("Virtanen action", V, v_action.pk, {"read": v_basic, "write": {TIINA, ANNA}}),
+            sub("Korhonen action", K, k_action.pk, _same(ULLA)),
+            sub("Nieminen action (case closed)", N, n_action.pk, {"read": {TIINA}}),
+            sub("Korhonen action under the Virtanen case", V, k_action.pk, {}),
+            sub("Virtanen action under the Korhonen case", K, v_action.pk, {}),
+        ],
+        "meeting": [
+            sub("Virtanen meeting", V, v_meeting.pk, {"read": v_basic, "manage": {TIINA}}),
+            sub("Korhonen meeting", K, k_meeting.pk, _same(ULLA)),
+            sub("Nieminen meeting (case closed)", N, n_meeting.pk, {"read": {TIINA}}),
+            sub("Korhonen meeting under the Virtanen case", V, k_meeting.pk, {}),
+            sub("Virtanen meeting under the Korhonen case", K, v_meeting.pk, {}),
+        ],
+        "referral": [
+            sub("Virtanen referral", V, v_referral.pk, {"read": v_basic, "manage": {TIINA}}),
+            sub("Korhonen referral", K, k_referral.pk, _same(ULLA)),
+            sub("Korhonen referral under the Virtanen case", V, k_referral.pk, {}),
+            sub("Virtanen referral under the Korhonen case", K, v_referral.pk, {}),
+        ],
+        "incoming_referral": [
+            # To the NGO: jenni works there. No consent names it: she sees the case id and the
+            # service, not the family nor the message.
+            Target(
+                "Virtanen referral to the NGO",
+                {"pk": s(v_referral.pk)},
+                {"read": {JENNI}, "answer": {JENNI}},
+            ),
+            Target("Korhonen referral to the shelter", {"pk": s(k_referral.pk)}, {}),
+        ],
+        "queued_case": [
+            Target(
+                "Laine case (its worker has left)",
+                {"pk": s(laine.pk)},
+                {"read": {KAISA}, "reassign": {KAISA}},
+            ),
+            Target("Virtanen case (its worker in post)", {"pk": V}, {}),
+            Target("Korhonen case (its worker in post)", {"pk": K}, {}),
+        ],
+        "deactivatable_worker": [
+            # The directory shows every worker to anyone signed in: no existence to hide.
+            Target(
+                "ulla's account", {"pk": s(ulla.pk)}, {"read": SIGNED_IN, "deactivate": {KAISA}}
+            ),
+            Target("kaisa's own account", {"pk": s(users[KAISA].pk)}, {"read": SIGNED_IN}),
+        ],
+        "catalogue_service": [
+            Target(
+                "a public catalogue service",
+                {"pk": s(mll_service.pk)},
+                {"see": EVERYONE, "keep_catalogue": {KAISA}},
+            ),
+            Target(
+                "a service taken out of the catalogue",
+                {"pk": s(retired_service.pk)},
+                {"keep_catalogue": {KAISA}},
+            ),
+        ],
     }
 
     secrets_: dict[str, frozenset] = {}
@@ -707,6 +951,19 @@ def _build_world() -> World:
         secret(v_notes[category].text, readers)
     for consent in (v_clinic, v_school):
         secret(consent.pk, family_only)
+    # The plan's actions, meetings and referrals: those who may read the plan. The NGO sees
+    # that its referral exists (it names the case), not its message.
+    for value in (
+        v_action.pk,
+        v_action.title,
+        v_meeting.pk,
+        v_meeting.title,
+        v_meeting.place,
+        v_meeting.agenda,
+        v_referral.message,
+    ):
+        secret(value, v_basic)
+    secret(v_referral.pk, v_basic | {JENNI})
     secret(v_clinic.purpose, family_only)
     secret(v_clinic.message, family_only)
     secret(jenni_invitation.pk, {TIINA, JENNI, HANNA})
@@ -728,12 +985,28 @@ def _build_world() -> World:
         k_consent.pk,
         k_invitation.pk,
         k_handover.pk,
+        k_action.pk,
+        k_meeting.pk,
+        k_referral.pk,
     ):
         secret(value, {ULLA})
     secret(k_token, NOBODY)
     # Nieminen: tiina's (the responsible worker keeps seeing her closed case).
-    for value in ("Nieminen", "Niina", N, n_family.pk, n_anna.pk, n_note.pk):
+    for value in (
+        "Nieminen",
+        "Niina",
+        N,
+        n_family.pk,
+        n_anna.pk,
+        n_note.pk,
+        n_action.pk,
+        n_meeting.pk,
+    ):
         secret(value, {TIINA})
+    # Laine: nobody's but the coordinator's queue, which names the case and not the family.
+    for value in ("Laine", "Liisa", l_family.pk):
+        secret(value, NOBODY)
+    secret(laine.pk, {KAISA})
 
     readable_cases = {role: set() for role in ROLES}
     for target in targets["case"]:
@@ -790,6 +1063,15 @@ WATCHED = (
     OrganisationMembership,
     Organisation,
     Token,
+    PlanAction,
+    Meeting,
+    Meeting.members.through,
+    Meeting.family_members.through,
+    Referral,
+    Reassignment,
+    Service,
+    ServiceLanguage,
+    OutboundMail,
 )
 
 

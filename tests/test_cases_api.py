@@ -276,12 +276,12 @@ def test_service_list_query_count_is_constant(api, db, django_assert_num_queries
     municipality = MunicipalityFactory()
     for _ in range(2):
         ServiceFactory().municipalities.add(municipality)
-    # 1 count, 2 services with organisation, 3 their municipalities
-    with django_assert_num_queries(3 + REQUEST):
+    # 1 count, 2 services with organisation, 3 their municipalities, 4 their languages
+    with django_assert_num_queries(4 + REQUEST):
         api.get("/api/v1/services/")
     for _ in range(15):
         ServiceFactory().municipalities.add(municipality)
-    with django_assert_num_queries(3 + REQUEST):
+    with django_assert_num_queries(4 + REQUEST):
         assert api.get("/api/v1/services/").json()["count"] == 17
 
 
