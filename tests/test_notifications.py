@@ -316,3 +316,23 @@ def test_the_outbox_keeps_addresses_and_text_encrypted(owner, family_case):
 
     [entry] = LogEntry.objects.get_for_model(OutboundMail)
     assert set(entry.changes) <= {"kind", "status", "attempts", "sent_at"}
+
+
+@pytest.mark.parametrize("kind", sorted(notifications.TEXTS))
+def test_every_kind_of_mail_is_translated_into_finnish_and_swedish(kind):
+    context = {
+        "inviter": "Tiina",
+        "organisation": "MLL",
+        "link": "https://example.org/x",
+        "expires": "2026-12-07",
+        "requester": "Tiina",
+        "decision": "granted",
+        "proposer": "Tiina",
+        "receiver": "Sanna",
+        "service": "Perhekahvila",
+        "referrer": "Tiina",
+        "due": "2026-12-01",
+    }
+    subject, body = notifications.render(kind, context)
+    assert len(subject.split(" / ")) == 3, subject
+    assert len(body.split(notifications.SEPARATOR)) == 3, body
