@@ -571,24 +571,34 @@ def measure(requests: int) -> dict:
         with CaptureQueriesContext(connection) as captured:
             fn()
         queries[name] = len(captured.captured_queries)
-        if name == "case list":
-            result["case_list_queries"] = [
+        if name in ("case list", "me/work"):
+            result[f"{name} queries"] = [
                 {"sql": q["sql"], "ms": float(q["time"]) * 1000} for q in captured.captured_queries
             ]
     result["queries"] = queries
-    plans = []
-    for q in result["case_list_queries"]:
-        sql = q["sql"]
-        if "caseuserobjectpermission" not in sql or not sql.lstrip().upper().startswith("SELECT"):
-            continue
+    result["case_list_queries"] = result["case list queries"]
+
+    def explain(sql: str) -> str:
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
-                plan = "\n".join(row[0] for row in cursor.fetchall())
-            else:
-                cursor.execute("EXPLAIN QUERY PLAN " + sql)
-                plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
-        plans.append({"sql": sql, "plan": plan})
+                return "\n".join(row[0] for row in cursor.fetchall())
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+            return "\n".join(str(row[-1]) for row in cursor.fetchall())
+
+    def selects(name):
+        return [
+            q for q in result.get(f"{name} queries", []) if q["sql"].lstrip().startswith("SELECT")
+        ]
+
+    plans = [
+        {"sql": q["sql"], "plan": explain(q["sql"])}
+        for q in selects("case list")
+        if "caseuserobjectpermission" in q["sql"]
+    ]
+    # The slowest queries of the work list, whose cost grows with the data set.
+    for q in sorted(selects("me/work"), key=lambda q: -q["ms"])[:2]:
+        plans.append({"sql": q["sql"], "plan": explain(q["sql"]), "of": "me/work"})
     result["plans"] = plans
     result["peak_rss_mb"] = rss_mb()
     return result
@@ -651,6 +661,7 @@ def http_load(dataset: DataSet, token: str, case_id: str, seconds: int, connecti
                 capture_output=True,
                 text=True,
             ).stdout
+            (BENCH_DIR / f"{dataset.name}.wrk.txt").write_text(output)
             result = parse_wrk(output)
             result["tool"] = f"wrk -t2 -c{connections} -d{seconds}s"
             result["output"] = output
@@ -675,7 +686,9 @@ def _ms(text: str) -> float:
 
 def parse_wrk(output: str) -> dict:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.M))
+    latency = dict(re.findall(r"^\s*(50|75|90|99)%\s+([\d.]+(?:us|ms|s|m))\s*$", output, re.M))
+    if "99" not in latency:
+        raise ValueError(f"no latency distribution in the output of wrk:\n{output}")
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     total = int(re.search(r"(\d+) requests in", output).group(1))
     return {
@@ -975,12 +988,17 @@ def report(results: dict, args, seconds: float) -> str:
             )
         elif http:
             lines.append(f"- HTTP load: {http.get('skipped')}")
-        lines += ["", "<details><summary>Case list: queries and plans, large size</summary>", ""]
-        for q in large["measure"]["case_list_queries"]:
-            lines.append(f"- {q['ms']:.1f} ms: `{q['sql'][:300]}`")
-        for p in large["measure"]["plans"]:
-            lines += ["", "```", p["sql"][:2000], "", p["plan"], "```"]
-        lines += ["", "</details>", ""]
+        for name in ("case list", "me/work"):
+            captured = large["measure"].get(f"{name} queries")
+            if not captured:
+                continue
+            lines += ["", f"<details><summary>{name}: queries and plans, large size</summary>", ""]
+            for q in captured:
+                lines.append(f"- {q['ms']:.1f} ms: `{q['sql'][:300]}`")
+            for p in large["measure"]["plans"]:
+                if p.get("of", "case list") == name:
+                    lines += ["", "```", p["sql"][:3000], "", p["plan"], "```"]
+            lines += ["", "</details>", ""]
     lines += ["## Targets of issue 7", "", "| target | figure | |", "|---|---|---|"]
     for target, figure, met in targets(results, 1_000_000):
         lines.append(f"| {target} | {figure} | {met} |")
