@@ -748,10 +748,10 @@ def python_load(url: str, token: str, seconds: int, connections: int) -> dict:
 
 ROWS = [  # (label, measured key, floor key)
     ("case list (page of 50), network member of 50 cases", "case list", "floor: case list"),
-    ("  the same, against the same 50 cases unfiltered", "case list", "floor: same 50 cases"),
-    ("  case list with the access log off", "case list, access log off", "floor: case list"),
+    ("↳ the same, against the same 50 cases unfiltered", "case list", "floor: same 50 cases"),
+    ("↳ case list with the access log off", "case list, access log off", "floor: case list"),
     ("case detail", "case detail", "floor: case detail"),
-    ("  case detail with the access log off", "case detail, access log off", "floor: case detail"),
+    ("↳ case detail with the access log off", "case detail, access log off", "floor: case detail"),
     ("note list (one case)", "note list", "floor: note list"),
     ("`/api/v1/me/`", "me", "floor: authenticated DRF view"),
     ("`/api/v1/me/work/` (the member's work list)", "me/work", "floor: authenticated DRF view"),
@@ -760,7 +760,7 @@ ROWS = [  # (label, measured key, floor key)
         "consent revocation (revoke, then the member's next request)",
         "floor: two floor requests (authenticated DRF view + case detail)",
     ),
-    ("  the revoke request alone", "revoke request alone", None),
+    ("↳ the revoke request alone", "revoke request alone", None),
     (
         "access-log append, one event in its own transaction",
         "access-log append (one event, own transaction)",
@@ -795,7 +795,7 @@ def database_table(small: dict, large: dict) -> list[str]:
                 cells += ["–", "–"]
         growth = large["measure"]["timings"][key]["p50"] / small["measure"]["timings"][key]["p50"]
         cells.append(f"{growth:.2f}×")
-        if key in query_keys and not label.startswith("  ") and key in small["measure"]["queries"]:
+        if key in query_keys and not label.startswith("↳ ") and key in small["measure"]["queries"]:
             cells.append(f"{small['measure']['queries'][key]} / {large['measure']['queries'][key]}")
         else:
             cells.append("")
@@ -865,9 +865,9 @@ def targets(results: dict, verify_target_events: int) -> list[tuple[str, str, st
         rows.append(
             (
                 f"{vendor}: case list p50 ≤ 1.5× the floor at {fl:,} families",
-                f"{ratio:.2f}× the unfiltered list; {ratio_rows:.2f}× the same 50 cases unfiltered",
-                mark(ratio <= 1.5)
-                + ("" if ratio_rows <= 1.5 or ratio > 1.5 else " (not against the same rows)"),
+                f"{ratio_rows:.2f}× the same 50 cases unfiltered (the floor that counts: see "
+                f"above); {ratio:.2f}× the unfiltered list of all cases",
+                mark(ratio_rows <= 1.5),
             )
         )
         growth = t["case list"]["p50"] / small["timings"]["case list"]["p50"]
@@ -928,22 +928,26 @@ def targets(results: dict, verify_target_events: int) -> list[tuple[str, str, st
     return rows
 
 
-def report(results: dict, args, seconds: float) -> str:
+def report(results: dict, args, run: dict) -> str:
+    seconds = run["seconds"]
     lines = [
         "# Scale benchmark",
         "",
         "Written by `bench/scale.py` (see `bench/README.md`); one run, "
-        f"`{' '.join(sys.argv[1:]) or '(defaults)'}`, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
+        f"`{' '.join(run['argv'][1:]) or '(defaults)'}`, {run['when']}, "
         f"{seconds / 60:.0f} min in all.",
         "",
         *machine(),
         f"- In-process requests: Django's test client, production settings (DEBUG off), "
-        f"{args.requests} timed requests per row after 10 warm-up ones, interleaved with "
+        f"{run.get('requests', args.requests)} timed requests per row after 10 warm-up ones, "
+        "interleaved with "
         "their floor in blocks of ten. A floor is the same DRF view (serializer, pagination, "
         "middleware, the request's transaction, token authentication) with no permission "
         "filter and no access log; for the case list two floors: the unfiltered list of all "
-        "cases (the issue's definition; its page count is a COUNT(*) of the whole table), and "
-        "the same 50 cases fetched by id without any filter.",
+        "cases (the issue's definition), and the same 50 cases fetched by id without any "
+        "filter. The targets are judged against the second: at 100 000 families the first "
+        "sorts the whole case table by `opened_at` (no index) and counts it, so it costs more "
+        "than the filtered list and says nothing about the cost of the permission filter.",
         "",
     ]
     for vendor, r in results.items():
@@ -1020,10 +1024,15 @@ def main() -> None:
     parser.add_argument("--http-seconds", type=int, default=20)
     parser.add_argument("--http-connections", type=int, default=4)
     parser.add_argument("--databases", default=",".join(VENDORS))
-    parser.add_argument("--jobs", type=int, default=1, help="Data sets seeded at a time.")
+    parser.add_argument("--jobs", type=int, default=2, help="Data sets seeded at a time.")
     parser.add_argument("--reseed", action="store_true", help="Seed the data sets anew.")
     parser.add_argument("--quick", action="store_true", help="2 000 and 1 000 families.")
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument(
+        "--from-results",
+        action="store_true",
+        help="Write the report again from the results the last run kept under .bench/.",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1047,10 +1056,22 @@ def main() -> None:
     sets = {
         v: {"small": dataset(v, args.small), "large": dataset(v, args.families)} for v in vendors
     }
+    # The results of a run are kept by its pair of sizes: a quick run must not overwrite the
+    # small data set's figures of a full one.
+    run_tag = f"{args.small}-{args.families}-{','.join(vendors)}"
+    results: dict = {}
+    if args.from_results:
+        for vendor, pair in sets.items():
+            results[vendor] = {
+                size: json.loads((BENCH_DIR / f"{data.name}.result.{run_tag}.json").read_text())
+                for size, data in pair.items()
+            }
+        run = json.loads((BENCH_DIR / f"last-run.{run_tag}.json").read_text())
+        write_report(results, args, run, output)
+        return
     seed_all(
         [d for pair in sets.values() for d in pair.values()], reseed=args.reseed, jobs=args.jobs
     )
-    results: dict = {}
     for vendor, pair in sets.items():
         results[vendor] = {}
         for size, data in pair.items():
@@ -1072,10 +1093,21 @@ def main() -> None:
                     args.http_connections,
                 )
             results[vendor][size] = entry
-            (BENCH_DIR / f"{data.name}.result.json").write_text(
+            (BENCH_DIR / f"{data.name}.result.{run_tag}.json").write_text(
                 json.dumps(entry, indent=1, default=str)
             )
-    text = report(results, args, time.perf_counter() - started)
+    run = {
+        "seconds": time.perf_counter() - started,
+        "argv": sys.argv,
+        "when": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "requests": args.requests,
+    }
+    (BENCH_DIR / f"last-run.{run_tag}.json").write_text(json.dumps(run))
+    write_report(results, args, run, output)
+
+
+def write_report(results: dict, args, run: dict, output: Path) -> None:
+    text = report(results, args, run)
     print(text)
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.exists() and KEEP_MARK in output.read_text():  # keep the written analysis
