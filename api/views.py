@@ -272,16 +272,23 @@ class CaseViewSet(
         return selectors.case_list(user=self.request.user)
 
     def access_for(self, cases):
-        accesses = policy.access_for(self.request.user, cases)
+        # A case fetched by `_case_get` comes with the access computed for it in this request:
+        # computing it again would cost the same six queries a second time.
+        known = getattr(self, "_known_access", {})
+        missing = [case for case in cases if case.pk not in known]
+        accesses = {**known, **policy.access_for(self.request.user, missing)}
         return {case.pk: (case, accesses[case.pk]) for case in cases}
 
-    def get_object(self):
-        case, _access = selectors.case_get(user=self.request.user, case_id=self.kwargs["pk"])
+    def _case_get(self, pk):
+        case, access = selectors.case_get(user=self.request.user, case_id=pk)
+        self._known_access = {case.pk: access}
         return case
 
+    def get_object(self):
+        return self._case_get(self.kwargs["pk"])
+
     def _fresh(self, pk):
-        case, _access = selectors.case_get(user=self.request.user, case_id=pk)
-        return self.get_serializer(case)
+        return self.get_serializer(self._case_get(pk))
 
     @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseSerializer})
     def create(self, request):

@@ -293,10 +293,14 @@ def my_work(*, user: User, today=None, horizon_days: int = 14) -> MyWork:
         .select_related("from_worker", "to_worker", "to_organisation")
         .order_by("proposed_at", "id")
     )
+    # Within the worker's own open cases, by id: an OR across the action and its case (the
+    # worker's own actions, or any of their cases) joins every open case with every action due
+    # (36 ms on PostgreSQL, 190 ms on SQLite at 100 000 families, against 2 ms so).
+    responsible = [c.pk for c in cases if accesses[c.pk].role == "responsible"]
     actions = (
         PlanAction.objects.filter(
-            Q(responsible_user=user) | Q(case__responsible_worker=user),
-            case__status=Case.Status.OPEN,
+            Q(responsible_user=user) | Q(case_id__in=responsible),
+            case_id__in=[c.pk for c in cases],
             status__in=PlanAction.OPEN_STATUSES,
             due_date__lte=today + timedelta(days=horizon_days),
         )
