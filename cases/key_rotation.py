@@ -93,11 +93,9 @@ def _walk(
             rows = _batch(after=after, size=batch_size, lock=not dry_run)
             if not rows:
                 break
+            after = rows[-1][0]
             new_values = {}
             for pk, ciphertext, index in rows:
-                if limit is not None and progress.changed + len(new_values) >= limit:
-                    progress.complete = False
-                    break
                 try:
                     new_value = change(ciphertext, index)
                 except InvalidToken:
@@ -108,13 +106,14 @@ def _walk(
                     if len(unreadable) < 20:
                         unreadable.append(str(pk))
                     continue
-                finally:
-                    after = pk
-                progress.examined += 1
                 if new_value is None:
                     progress.current += 1
+                elif limit is not None and progress.changed + len(new_values) >= limit:
+                    progress.complete = False
+                    break
                 else:
                     new_values[pk] = new_value
+                progress.examined += 1
             if new_values and not dry_run:
                 FamilyMember.objects.filter(pk__in=list(new_values)).update(
                     **{
