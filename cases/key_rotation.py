@@ -9,9 +9,10 @@ Neither keeps a cursor between runs: a row already under the current key is reco
 alone (its ciphertext opens with the first Fernet key alone; its index equals the HMAC under the
 first blind-index key), so a rerun, or a run after a crash or `limit`, simply finishes the rest.
 
-The rows are changed with a queryset update, not `save()`: the plain value is the same before and
-after, so django-auditlog's change history would only gain a masked "********" -> "********"
-entry per family member, hundreds of thousands of them, and nothing an auditor can use.
+The rows are changed with one queryset UPDATE per batch of just the one column, not `save()`:
+no model signals, no other column rewritten. It leaves no change history: the plain value is
+the same before and after, so django-auditlog has no change to record (and the field is masked
+there anyway); the run's own record is its printed progress and final count.
 """
 
 from collections.abc import Callable

@@ -224,6 +224,36 @@ def test_a_row_no_key_opens_is_refused_by_its_id_never_its_value(
     assert raw_rows() == before  # the whole batch rolled back
 
 
+def test_a_run_that_fails_midway_keeps_its_finished_batches_and_a_rerun_finishes(
+    new_field_key, members
+):
+    in_pk_order = list(
+        FamilyMember.objects.exclude(identity_code="").order_by("pk").values_list("pk", flat=True)
+    )
+    store_under_a_foreign_key(in_pk_order[4])  # in the third batch of two
+
+    with pytest.raises(CommandError, match=str(in_pk_order[4])):
+        run("rotate_field_key", "--batch-size", "2")
+
+    # Batches one and two committed; the third rolled back as a whole.
+    rows = raw_rows()
+    opened = [opens_with(NEW_FIELD_KEY, rows[pk.hex][0]) is not None for pk in in_pk_order]
+    assert opened == [True, True, True, True, False, False, False]
+    assert opens_with(OLD_FIELD_KEY, rows[in_pk_order[5].hex][0])
+
+    # The operator restores the row from a backup, under the old key.
+    code = next(code for code, pk in members.items() if pk == in_pk_order[4])
+    FamilyMember.objects.filter(pk=in_pk_order[4]).update(
+        identity_code=Value(
+            Fernet(OLD_FIELD_KEY.encode()).encrypt(code.encode()).decode(), output_field=TextField()
+        )
+    )
+    output = run("rotate_field_key", "--batch-size", "2")
+
+    assert "Done: 3 identity code(s) re-encrypted under the first key; 4 already were." in output
+    assert under_key(NEW_FIELD_KEY) == 7
+
+
 def test_rotation_writes_no_change_history(new_field_key):
     entries = LogEntry.objects.count()
 
