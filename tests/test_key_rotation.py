@@ -254,6 +254,18 @@ def test_a_run_that_fails_midway_keeps_its_finished_batches_and_a_rerun_finishes
     assert under_key(NEW_FIELD_KEY) == 7
 
 
+@pytest.mark.parametrize("command", ["rotate_field_key", "rebuild_blind_index"])
+def test_each_batch_costs_a_constant_number_of_queries(
+    new_field_key, new_index_key, command, django_assert_num_queries
+):
+    # Per batch of three: SAVEPOINT, SELECT ... FOR UPDATE, one UPDATE of the whole batch,
+    # RELEASE SAVEPOINT (inside the test's transaction, each batch's transaction is a savepoint).
+    # Three batches (3 + 3 + 1 rows), then a last one that finds nothing: SAVEPOINT, SELECT,
+    # RELEASE.
+    with django_assert_num_queries(3 * 4 + 3):
+        run(command, "--batch-size", "3")
+
+
 def test_rotation_writes_no_change_history(new_field_key):
     entries = LogEntry.objects.count()
 
