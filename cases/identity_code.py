@@ -8,8 +8,9 @@ from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 CHECK_CHARACTERS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
@@ -70,10 +71,45 @@ def fernet() -> MultiFernet:
     return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS))
 
 
+def blind_index_keys() -> list[str]:
+    """Every configured blind-index key, the current one first (BLIND_INDEX_KEYS, or the older
+    single BLIND_INDEX_KEY)."""
+    keys = getattr(settings, "BLIND_INDEX_KEYS", None) or [settings.BLIND_INDEX_KEY]
+    if isinstance(keys, str):
+        keys = keys.replace(",", " ").split()
+    if not keys or not all(isinstance(key, str) and key for key in keys):
+        raise ImproperlyConfigured("BLIND_INDEX_KEYS must list at least one non-empty key.")
+    return list(keys)
+
+
+def _hmac_index(key: str, value: str) -> str:
+    code = normalise_identity_code(value).encode()
+    return hmac.new(key.encode(), code, hashlib.sha256).hexdigest()
+
+
 def blind_index(value: str) -> str:
-    """Keyed HMAC of the normalised code: equal codes match, the code itself cannot be read."""
-    key = settings.BLIND_INDEX_KEY.encode()
-    return hmac.new(key, normalise_identity_code(value).encode(), hashlib.sha256).hexdigest()
+    """Keyed HMAC of the normalised code under the current key: what is stored.
+
+    Equal codes match, the code itself cannot be read.
+    """
+    return _hmac_index(blind_index_keys()[0], value)
+
+
+def blind_indexes(value: str) -> list[str]:
+    """The code's blind index under every configured key, the current one first.
+
+    While `rebuild_blind_index` moves the stored indexes to a new key, a row holds the index
+    under either key, so a lookup must match any of them.
+    """
+    return list(dict.fromkeys(_hmac_index(key, value) for key in blind_index_keys()))
+
+
+def identity_code_lookup_q(value: str, *, prefix: str = "") -> Q:
+    """A filter for the family members with this identity code, under any configured key.
+
+    `prefix` reaches the member through a relation, e.g. "family_memberships__" from a user.
+    """
+    return Q(**{f"{prefix}identity_code_index__in": blind_indexes(value)})
 
 
 class EncryptedTextField(models.TextField):

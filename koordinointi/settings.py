@@ -61,12 +61,16 @@ _DEV_CONSENT_SIGNING_KEY = "22" * 32
 _REQUIRED_IN_PRODUCTION = [
     "SECRET_KEY",
     "FIELD_ENCRYPTION_KEYS",
-    "BLIND_INDEX_KEY",
+    "BLIND_INDEX_KEYS or BLIND_INDEX_KEY",
     "AUDIT_SIGNING_KEY",
     "CONSENT_SIGNING_KEY",
 ]
 if not DEBUG:
-    missing = [name for name in _REQUIRED_IN_PRODUCTION if not env_str(name)]
+    missing = [
+        names
+        for names in _REQUIRED_IN_PRODUCTION
+        if not any(env_str(name) for name in names.split(" or "))
+    ]
     if missing:
         raise ImproperlyConfigured(
             "DEBUG is off, so these environment variables are required: " + ", ".join(missing)
@@ -75,7 +79,20 @@ if not DEBUG:
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY)
 # Fernet keys, comma separated: the first encrypts, all decrypt (so keys can rotate).
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", _DEV_FIELD_ENCRYPTION_KEYS)
-BLIND_INDEX_KEY = env_str("BLIND_INDEX_KEY", _DEV_BLIND_INDEX_KEY)
+# HMAC keys of the identity codes' blind index, comma separated: the first indexes, every one is
+# searched, so lookups keep finding rows while `rebuild_blind_index` moves them to a new key.
+# BLIND_INDEX_KEY, the older single-key name, alone is a list of one; beside the list it must be
+# one of its keys (else the list would silently drop it).
+BLIND_INDEX_KEYS = env_list("BLIND_INDEX_KEYS", [])
+_blind_index_key = env_str("BLIND_INDEX_KEY")
+if not BLIND_INDEX_KEYS:
+    BLIND_INDEX_KEYS = [_blind_index_key or _DEV_BLIND_INDEX_KEY]
+elif _blind_index_key and _blind_index_key not in BLIND_INDEX_KEYS:
+    raise ImproperlyConfigured(
+        "BLIND_INDEX_KEY is not one of BLIND_INDEX_KEYS: list every key in BLIND_INDEX_KEYS "
+        "and remove BLIND_INDEX_KEY."
+    )
+BLIND_INDEX_KEY = BLIND_INDEX_KEYS[0]
 AUDIT_SIGNING_KEY = env_str("AUDIT_SIGNING_KEY", _DEV_AUDIT_SIGNING_KEY)
 CONSENT_SIGNING_KEY = env_str("CONSENT_SIGNING_KEY", _DEV_CONSENT_SIGNING_KEY)
 # Hex public keys of retired consent-signing keys: receipts they signed still verify.

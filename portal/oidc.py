@@ -2,13 +2,14 @@
 
 The broker of the national strong identification returns the person's identity code in a claim
 (`OIDC_IDENTITY_CODE_CLAIM`). It is matched to a guardian through the identity code's keyed
-blind index, exactly as stored; no account is created or changed, and the code is never logged.
+blind index, under any configured key; no account is created or changed, and the code is never
+logged.
 """
 
 from django.conf import settings
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from cases.identity_code import blind_index
+from cases.identity_code import identity_code_lookup_q
 from cases.models import FamilyMember, User
 
 
@@ -24,9 +25,10 @@ class GuardianOIDCBackend(OIDCAuthenticationBackend):
         code = self.identity_code(claims)
         if not code:
             return User.objects.none()
+        # Under any configured blind-index key: a rebuild to a new key may be under way.
         return User.objects.filter(
+            identity_code_lookup_q(code, prefix="family_memberships__"),
             is_active=True,
-            family_memberships__identity_code_index=blind_index(code),
             family_memberships__role=FamilyMember.Role.GUARDIAN,
         ).distinct()
 
