@@ -13,12 +13,11 @@ entry cannot be written fails as a whole: the data is never sent without its ent
 """
 
 import datetime
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -28,7 +27,7 @@ from audit.models import AccessEvent, Chain
 from cases import demo, services
 from cases.models import Case, Handover, Meeting, Organisation, Referral, Service, User
 from consent.models import Consent
-from tests.db_state import changed_tables, snapshot
+from tests.db_state import FailAtWrite, changed_tables, dry_run, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -40,68 +39,6 @@ HANNA = "hanna.huoltaja"
 KAISA = "kaisa.koordinaattori"
 # What a response must not carry when its read could not be logged.
 FAMILY_WORDS = ("Virtanen", "Hanna", "Aino", "Eeli")
-
-WRITE = re.compile(r"^\s*(?:INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
-TABLE = re.compile(
-    r"^\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)\"?", re.IGNORECASE
-)
-
-
-# --- Fault injection ---------------------------------------------------------------------------
-
-
-class WriteCounter:
-    """Counts the write statements that reach the database (and names their tables)."""
-
-    def __init__(self):
-        self.tables: list[str] = []
-
-    def __call__(self, execute, sql, params, many, context):
-        if WRITE.match(sql):
-            match = TABLE.match(sql)
-            self.tables.append(match.group(1) if match else sql[:40])
-        return execute(sql, params, many, context)
-
-
-class FailAtWrite:
-    """Raises `error` instead of sending the k-th write statement to the database.
-
-    `only_table` counts the writes to that table only. The message names the table, never the
-    statement's parameters (they may be personal data).
-    """
-
-    def __init__(self, k: int, error: type[Exception], only_table: str | None = None):
-        self.k, self.error, self.only_table = k, error, only_table
-        self.seen = 0
-        self.fired_on: str | None = None
-
-    def __call__(self, execute, sql, params, many, context):
-        if WRITE.match(sql):
-            match = TABLE.match(sql)
-            table = match.group(1) if match else "?"
-            if self.only_table is None or table == self.only_table:
-                self.seen += 1
-                if self.seen == self.k:
-                    self.fired_on = table
-                    raise self.error(f"injected fault at write {self.k} ({table})")
-        return execute(sql, params, many, context)
-
-
-class _Rollback(Exception):
-    pass
-
-
-def dry_run(send: Callable):
-    """Send the request once in a transaction that is rolled back; the writes it made, in order."""
-    counter = WriteCounter()
-    response = None
-    try:
-        with transaction.atomic(), connection.execute_wrapper(counter):
-            response = send()
-            raise _Rollback
-    except _Rollback:
-        pass
-    return response, counter.tables
 
 
 # --- The world: the seeded demo ----------------------------------------------------------------

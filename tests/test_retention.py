@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from auditlog.models import LogEntry
 from django.core.management import call_command
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from audit.models import AccessEvent, Chain, Checkpoint
@@ -32,7 +33,7 @@ from cases.models import (
 from cases.retention import PURGE_PURPOSE
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
-from tests.db_state import changed_tables, snapshot
+from tests.db_state import FailAtWrite, changed_tables, dry_run, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -265,3 +266,24 @@ def test_each_purged_case_is_logged_and_the_chain_verifies(world):
     head = Chain.objects.get()
     assert Checkpoint.objects.filter(chain=head.name, seq=head.head_seq).exists()
     assert verify_chain(head.name).ok
+
+
+def test_a_fault_during_a_purge_leaves_the_case_whole(world):
+    """Each case goes in one transaction: a database error at any write of its purge (the
+    deletions, the history, the purge event, the checkpoint) leaves everything as it was."""
+    _virtanen, users = world
+    old = _closed_case(users, name="Korhonen", days_ago=RETENTION_DAYS + 1)
+    _output, writes = dry_run(_purge)
+    assert {"cases_case", "cases_family", "audit_accessevent", "audit_checkpoint"} <= set(writes)
+    before = snapshot()
+
+    for k in range(1, len(writes) + 1):
+        fault = FailAtWrite(k, OperationalError)
+        with connection.execute_wrapper(fault), pytest.raises(OperationalError):
+            _purge()
+        assert fault.fired_on == writes[k - 1]
+        assert changed_tables(before, snapshot()) == [], (k, writes[k - 1])
+
+    _purge()
+    assert not Case.objects.filter(pk=old.pk).exists()
+    assert verify_chain(Chain.objects.get().name).ok
