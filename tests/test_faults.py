@@ -25,7 +25,15 @@ from rest_framework.test import APIClient
 
 from audit.models import AccessEvent, Chain
 from cases import demo, services
-from cases.models import Case, Handover, Meeting, Organisation, Referral, Service, User
+from cases.models import (
+    Case,
+    Handover,
+    Meeting,
+    Municipality,
+    Organisation,
+    Service,
+    User,
+)
 from consent.models import Consent
 from tests.db_state import FailAtWrite, changed_tables, dry_run, snapshot
 
@@ -157,13 +165,65 @@ def _referral_accept(world):
     referral = services.referral_create(
         actor=world.users[TIINA], case=world.case, service=_ngo_service(world)
     )
-    assert Referral.objects.filter(pk=referral.pk).exists()
     return _api(JENNI, "post", f"/api/v1/referrals/incoming/{referral.pk}/accept/", {})(world)
 
 
 def _invitation_accept(world):
     invitation = world.case.invitations.get(invited_user=world.users[JENNI])
     return _api(JENNI, "post", f"/api/v1/invitations/{invitation.pk}/accept/")(world)
+
+
+def _reassign(world):
+    services.worker_deactivate(actor=world.users[KAISA], worker=world.users[TIINA])
+    return _api(
+        KAISA,
+        "post",
+        f"/api/v1/coordination/reassignments/{world.case.pk}/reassign/",
+        {"to_worker": str(world.users[ANNA].pk)},
+    )(world)
+
+
+def _plan_action_update(world):
+    action = services.plan_action_create(
+        actor=world.users[TIINA], case=world.case, title="Kotikäynti"
+    )
+    return _api(
+        TIINA,
+        "patch",
+        f"/api/v1/cases/{world.case.pk}/plan/actions/{action.pk}/",
+        {"status": "done", "responsible_member": str(world.member(ANNA).pk)},
+    )(world)
+
+
+def _meeting_update(world):
+    meeting = _meeting(world)
+    return _api(
+        TIINA,
+        "patch",
+        f"/api/v1/cases/{world.case.pk}/meetings/{meeting.pk}/",
+        {"place": "Koulu", "members": [str(world.member(ANNA).pk), str(world.member(OLLI).pk)]},
+    )(world)
+
+
+def _child_view(world):
+    aino = world.case.family.members.get(first_name="Aino")
+    return _api(
+        HANNA,
+        "post",
+        f"/api/v1/consents/{world.consent('pending').pk}/child-view/",
+        {"child": str(aino.pk), "statement": "Aino haluaa, että opettaja tietää."},
+    )(world)
+
+
+def _catalogue_update(world):
+    service = _ngo_service(world)
+    municipalities = Municipality.objects.order_by("name").values_list("pk", flat=True)[:2]
+    return _api(
+        KAISA,
+        "patch",
+        f"/api/v1/coordination/services/{service.pk}/",
+        {"languages": ["fi", "sv", "en"], "municipalities": [str(pk) for pk in municipalities]},
+    )(world)
 
 
 def _portal(username, path, body=None):
@@ -179,6 +239,9 @@ def _portal(username, path, body=None):
     return prepare
 
 
+# The write requests that make two or more writes. Those that make one (declining a handover,
+# an invitation or a referral, withdrawing an invitation or a referral: a single conditional
+# UPDATE) cannot be half-done.
 OPERATIONS = [
     # Family registration: the family, its members, its case, the permission rows, the history.
     Operation(
@@ -305,6 +368,27 @@ OPERATIONS = [
     Operation(
         "portal consent withdraw",
         _portal(HANNA, lambda w: f"/portal/consents/{w.consent('active').pk}/withdraw/"),
+    ),
+    Operation(
+        "family update",
+        _api(TIINA, "patch", lambda w: f"/api/v1/families/{w.case.family_id}/", {"name": "Virta"}),
+    ),
+    Operation(
+        "case update",
+        _api(TIINA, "patch", lambda w: f"/api/v1/cases/{w.case.pk}/", {"opening_reason": "Uusi"}),
+    ),
+    Operation(
+        "consent refuse",
+        _api(HANNA, "post", lambda w: f"/api/v1/consents/{w.consent('pending').pk}/refuse/", {}),
+    ),
+    Operation("consent child view", _child_view),
+    Operation("plan action update", _plan_action_update),
+    Operation("meeting update", _meeting_update),
+    Operation("reassign", _reassign),
+    Operation("catalogue service update", _catalogue_update),
+    Operation(
+        "portal consent refuse",
+        _portal(HANNA, lambda w: f"/portal/consents/{w.consent('pending').pk}/refuse/"),
     ),
 ]
 
