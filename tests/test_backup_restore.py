@@ -195,3 +195,34 @@ with connection.cursor() as cursor:
     )
     assert result.returncode != 0
     assert "broken at sequence 2" in result.stderr
+
+
+def test_an_older_backup_shows_the_events_it_lacks(committed_world, restored_url, tmp_path):
+    """Events logged after the backup are not in the restored copy. The external checkpoint
+    copy, kept off the database server, still signs them: verification against it reports that
+    checkpoint missing from the database (so a restore never passes silently for the whole
+    history), while the copy of the checkpoint folder taken with the backup verifies."""
+    at_backup = tmp_path / "checkpoints-at-backup"
+    shutil.copytree(settings.AUDIT_CHECKPOINT_DIR, at_backup)
+    client = APIClient()
+    client.force_authenticate(User.objects.get(username="tiina.vastuu"))
+    assert client.get(f"/api/v1/cases/{committed_world.case.pk}/").status_code == 200
+    create_checkpoint(chain=settings.AUDIT_CHAIN)  # after the backup: in the external copy only
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "koordinointi.settings",
+        "DATABASE_URL": restored_url,
+        "AUDIT_CHECKPOINT_DIR": settings.AUDIT_CHECKPOINT_DIR,
+    }
+
+    live = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "verify_audit"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert live.returncode != 0
+    assert "is missing from the database" in live.stderr  # the checkpoint after the backup
+    _run([sys.executable, "manage.py", "verify_audit", "--external-dir", str(at_backup)], env=env)
