@@ -25,7 +25,7 @@ def server_error(request):
     """A server error (say, the database failing mid-request: its transaction is rolled back)
     answers the API's clients in the API's JSON error format, and the portal with a page."""
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": _("Server error. Nothing was changed.")}, status=500)
+        return JsonResponse({"detail": _("Server error: please try again later.")}, status=500)
     return defaults.server_error(request)
 
 

@@ -525,7 +525,7 @@ def test_a_database_error_is_answered_as_a_server_error_not_swallowed(world):
         )
     assert fault.fired_on is not None
     assert response.status_code == 500
-    assert response.json() == {"detail": "Server error. Nothing was changed."}
+    assert response.json() == {"detail": "Server error: please try again later."}
     assert "injected fault" not in response.content.decode()
     assert changed_tables(before, snapshot()) == []
 
