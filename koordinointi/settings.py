@@ -253,6 +253,12 @@ AUDIT_VERIFY_KEYS = env_list("AUDIT_VERIFY_KEYS", [])
 # Change history (django-auditlog).
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 
+# Closed cases are purged (`manage.py purge_closed_cases`) this many days after closing.
+# Default 12 years: the longest common retention of social welfare client records after the
+# client relationship ends; each organisation keeps its own register's records (child welfare
+# ones longer) in that register, not here.
+CASE_RETENTION_DAYS = env_int("CASE_RETENTION_DAYS", 4383)
+
 # Secure defaults that also hold in development where they do not get in the way.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.db import connection
 from django.http import JsonResponse
 from django.urls import include, path
+from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -18,6 +20,16 @@ def healthz(request):
         return JsonResponse({"status": "unavailable"}, status=503)
     return JsonResponse({"status": "ok"})
 
+
+def server_error(request):
+    """A server error (say, the database failing mid-request: its transaction is rolled back)
+    answers the API's clients in the API's JSON error format, and the portal with a page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": _("Server error: please try again later.")}, status=500)
+    return defaults.server_error(request)
+
+
+handler500 = server_error
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
