@@ -102,6 +102,19 @@ def test_without_the_permission_a_worker_gets_the_404_of_a_case_that_does_not_ex
     assert client.get(url(case.pk)).status_code == 404
 
 
+def test_a_refused_attempt_is_logged(api, case):
+    api.as_user(user("ulla.ulkopuolinen")).post(url(case.pk, "emergency-access/"), {})
+
+    event = AccessEvent.objects.latest("seq")
+    assert (event.username, event.resource, event.outcome) == (
+        "ulla.ulkopuolinen",
+        "emergency-access",
+        AccessEvent.Outcome.DENIED,
+    )
+    assert (event.case_id, event.family_id) == (case.pk, case.family_id)
+    assert event.emergency is False
+
+
 def test_without_the_permission_a_network_member_gets_403(api, case):
     response = open_access(api, user("anna.neuvola"), case)
 
