@@ -376,6 +376,9 @@ class AccessHistorySerializer(serializers.Serializer):
     )
     action = serializers.CharField()
     outcome = serializers.CharField()
+    emergency = serializers.BooleanField(
+        help_text="Read under an emergency access (break-the-glass), without the family's consent."
+    )
 
 
 class CaseAccessHistorySerializer(AccessHistorySerializer):
@@ -395,6 +398,7 @@ def history_entry(event: AccessEvent, people: selectors.People) -> dict:
         "what": [_label(Category.choices, category) for category in event.categories],
         "action": _label(AccessEvent.Action.choices, event.action),
         "outcome": _label(AccessEvent.Outcome.choices, event.outcome),
+        "emergency": event.emergency,
     }
 
 

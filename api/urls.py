@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
-from api import audit_views, consents, coordination, network, views
+from api import audit_views, consents, coordination, emergency, network, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -89,4 +89,19 @@ urlpatterns += [
     ),
     path("cases/<uuid:case_pk>/", include(coordination_case_router.urls)),
     path("", include(coordination_router.urls)),
+]
+
+# Emergency access, break-the-glass (api/emergency.py): opening a case outside your network, and
+# the auditors' list of the accesses opened.
+urlpatterns += [
+    path(
+        "cases/<uuid:case_pk>/emergency-access/",
+        emergency.EmergencyAccessOpenView.as_view(),
+        name="case-emergency-access",
+    ),
+    path(
+        "audit/emergency-access/",
+        emergency.EmergencyAccessListView.as_view(),
+        name="audit-emergency-access",
+    ),
 ]

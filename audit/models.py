@@ -43,6 +43,7 @@ class AccessEvent(models.Model):
         RESPONSIBLE = "responsible", _("Responsible worker")
         MEMBER = "member", _("Network member")
         HANDOVER = "handover", _("Worker asked to take over")
+        EMERGENCY = "emergency", _("Emergency access")
         GUARDIAN = "guardian", _("Guardian")
         AUDITOR = "auditor", _("Auditor")
         NONE = "none", _("No role on the case")

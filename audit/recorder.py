@@ -47,7 +47,9 @@ class AccessRecorder:
         sources: Iterable = (),
         purpose: str = "",
     ) -> None:
-        """`user` was shown `categories` of `case`, recorded by the organisations `sources`."""
+        """`user` was shown `categories` of `case`, recorded by the organisations `sources`.
+
+        A read under an emergency access is flagged, with the reason given as its purpose."""
         categories = sorted(set(categories))
         disclosed_from = (
             []
@@ -67,7 +69,8 @@ class AccessRecorder:
                 categories=categories,
                 action=action,
                 outcome=AccessEvent.Outcome.ALLOWED,
-                purpose=purpose,
+                purpose=purpose or access.purpose,
+                emergency=access.emergency,
                 disclosed_from=disclosed_from,
                 consents=access.consents_for(categories) if disclosed_from else [],
             )

@@ -295,6 +295,9 @@ class CaseUserObjectPermission(UserObjectPermissionBase):
     """django-guardian's per-case user permissions, in a direct foreign-key table."""
 
     content_object = models.ForeignKey(Case, on_delete=models.CASCADE)
+    # Set on the rows of an emergency access (EmergencyAccess): lists read only rows in force,
+    # so the case drops out of them the moment the grant ends, with no job to delete the rows.
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(UserObjectPermissionBase.Meta):
         indexes = [models.Index(fields=["user", "permission", "content_object"])]
@@ -338,6 +341,62 @@ class Handover(models.Model):
 
     def __str__(self):
         return f"{self.case_id}: {self.from_worker} -> {self.to_worker} ({self.status})"
+
+
+class EmergencyAccess(models.Model):
+    """Break-the-glass: a worker outside a case's network reads the case for a limited time,
+    for a reason they give. Immutable once written: more time takes a new grant with a new
+    reason. Who may open one: a worker holding the model permission `cases.emergency_access`
+    (given per user or through a group, in the admin)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="emergency_accesses")
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="emergency_accesses")
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The organisation the worker acts for."),
+    )
+    # As long as the access log's `purpose`, which carries it whole into every read.
+    reason = models.CharField(_("reason"), max_length=200)
+    started_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(editable=False)
+
+    class Meta:
+        ordering = ["-started_at", "id"]
+        permissions = [
+            ("emergency_access", "Can open any open case for a limited time in an emergency")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("started_at")),
+                name="emergency_access_ends_after_start",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="emergency_access_has_reason"),
+        ]
+        indexes = [
+            models.Index(fields=["case", "expires_at"]),
+            models.Index(fields=["user", "case", "started_at"]),
+            models.Index(fields=["organisation", "started_at"]),
+        ]
+        verbose_name = _("emergency access")
+        verbose_name_plural = _("emergency accesses")
+
+    def __str__(self):
+        return f"{self.case_id}: {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("An emergency access is never changed: open a new one instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("An emergency access is never deleted on its own.")
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.started_at <= now < self.expires_at
 
 
 class NetworkMember(models.Model):

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from cases import notifications
 from cases.models import (
     Case,
+    EmergencyAccess,
     Family,
     FamilyMember,
     Handover,
@@ -838,3 +839,68 @@ def service_save(*, actor: User, data: dict, service: Service | None = None) -> 
             ]
         )
     return service
+
+
+# --- Emergency access (issue 8): break-the-glass -------------------------------------------------
+
+EMERGENCY_REASON_MIN_LENGTH = 10
+EMERGENCY_REASON_MAX_LENGTH = EmergencyAccess._meta.get_field("reason").max_length
+
+
+def _same_reason(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+@transaction.atomic
+def emergency_access_open(
+    *,
+    actor: User,
+    case: Case,
+    reason: str,
+    organisation: Organisation | None = None,
+    now: datetime.datetime | None = None,
+) -> EmergencyAccess:
+    """Open `case` to `actor` for `EMERGENCY_ACCESS_HOURS`, for `reason`. The caller has checked
+    the emergency permission (consent.policy.emergency_case_for_user). A grant is never
+    extended: more time takes a new grant, with a reason the worker has not given for this case
+    before."""
+    now = now or timezone.now()
+    case = _locked_open_case(case.pk)  # one grant at a time per case; closed cases never
+    organisation = acting_organisation(user=actor, organisation=organisation)
+    reason = " ".join((reason or "").split())
+    if len(reason) < EMERGENCY_REASON_MIN_LENGTH:
+        raise ValidationError(
+            {
+                "reason": _(
+                    "Give the reason for the emergency access in at least %(n)d characters."
+                )
+                % {"n": EMERGENCY_REASON_MIN_LENGTH}
+            }
+        )
+    earlier = EmergencyAccess.objects.filter(case=case, user=actor).values_list("reason", flat=True)
+    if any(_same_reason(reason, given) for given in earlier):
+        raise ValidationError(
+            {
+                "reason": _(
+                    "You have given this reason for this case before. An emergency access is "
+                    "never extended: give the new reason for opening the case again."
+                )
+            }
+        )
+    hours = settings.EMERGENCY_ACCESS_HOURS
+    grant = EmergencyAccess(
+        case=case,
+        user=actor,
+        organisation=organisation,
+        reason=reason,
+        started_at=now,
+        expires_at=now + datetime.timedelta(hours=hours),
+    )
+    # The case, worker and organisation were just read; the database checks the constraints.
+    grant.full_clean(
+        exclude=["case", "user", "organisation"], validate_unique=False, validate_constraints=False
+    )
+    grant.save()
+    policy.sync_case(case=case)
+    logger.info("emergency access %s opened to case %s", grant.pk, case.pk)
+    return grant

@@ -6,13 +6,17 @@ Rules (DESIGN.md, "Who may do what"):
   worker and network, their own organisation's notes, and the data categories that a consent in
   force names for their organisation (less notes about a child who refused their disclosure);
 - a worker asked to take over responsibility sees that the case exists until they answer;
-- a guardian with a portal account sees their own family's cases whole.
+- a guardian with a portal account sees their own family's cases whole;
+- a worker outside the network with an emergency access in force (break-the-glass, see
+  `EmergencyAccess`) reads the whole open case, and writes nothing, until the access ends.
 
 `access_for` computes this for one user and many cases straight from memberships and consents,
 so an expired or withdrawn consent grants nothing on the very next request. `sync_case` writes
 the same result into guardian's direct foreign-key table for `Case`, inside the transaction of
 the change that caused it. Lists filter with a plain join on that indexed table (see shared
-PERFORMANCE.md), on `view_case`, which depends on membership only, never on time.
+PERFORMANCE.md), on `view_case`, which depends on membership only, never on time, except for the
+rows of an emergency access: those carry its end (`expires_at`) and the join reads only rows in
+force, so an ended emergency access shows nothing on the very next request.
 """
 
 from collections.abc import Iterable
@@ -24,8 +28,16 @@ from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from cases.models import Case, CaseUserObjectPermission, FamilyMember, Handover, NetworkMember
+from cases.models import (
+    Case,
+    CaseUserObjectPermission,
+    EmergencyAccess,
+    FamilyMember,
+    Handover,
+    NetworkMember,
+)
 from consent.categories import Category, view_permission
 from consent.models import Consent, ConsentEvent
 
@@ -47,8 +59,12 @@ class Access:
     organisations: frozenset = frozenset()  # whose notes the user always sees
     withheld_subjects: frozenset = frozenset()  # family members whose notes stay hidden
     is_family: bool = False
-    role: str = "none"  # responsible, member, handover, guardian or none (for the access log)
+    # responsible, member, handover, guardian, emergency or none (for the access log)
+    role: str = "none"
     consents: tuple = ()  # (category, consent id) pairs: which consent allows which category
+    emergency: bool = False  # reads are flagged in the access log ...
+    purpose: str = ""  # ... with the reason given for the emergency access
+    expires_at: object = None  # when an emergency access ends
 
     @property
     def organisation_id(self):
@@ -81,6 +97,8 @@ class _Facts:
     guardians: set = field(default_factory=set)  # user ids
     handover_receivers: set = field(default_factory=set)
     consents: list = field(default_factory=list)  # (id, organisation ids, categories, withheld)
+    # user_id -> (organisation_id, reason, expires_at) of the newest emergency access in force
+    emergency: dict = field(default_factory=dict)
 
 
 def _decide(facts: _Facts, user_id) -> Access:
@@ -116,6 +134,19 @@ def _decide(facts: _Facts, user_id) -> Access:
             role="member",
             consents=tuple(sorted(consents, key=str)),
         )
+    if user_id in facts.emergency:
+        # The whole case, read-only: an emergency (a child in danger, say) needs the whole
+        # picture, and whoever breaks the glass answers for it in the access log.
+        organisation_id, reason, expires_at = facts.emergency[user_id]
+        return Access(
+            view=True,
+            categories=ALL_CATEGORIES,
+            organisations=frozenset({organisation_id}),
+            role="emergency",
+            emergency=True,
+            purpose=reason,
+            expires_at=expires_at,
+        )
     if user_id in facts.handover_receivers:
         return Access(view=True, role="handover")
     return NO_ACCESS
@@ -136,14 +167,37 @@ def _load_facts(cases: list[Case], *, user=None, now=None) -> dict:
         user__isnull=False,
     )
     receivers = Handover.objects.filter(case_id__in=facts, status=Handover.Status.PROPOSED)
+    emergencies = EmergencyAccess.objects.filter(
+        case_id__in=facts, started_at__lte=now, expires_at__gt=now
+    )
     if user is not None:
         members = members.filter(user=user)
         guardians = guardians.filter(user=user)
         receivers = receivers.filter(to_worker=user)
-    for case_id, user_id, organisation_id in members.values_list(
-        "case_id", "user_id", "organisation_id"
-    ):
-        facts[case_id].members[user_id] = organisation_id
+        emergencies = emergencies.filter(user=user)
+    # Members and emergency accesses in one query (a UNION): both put a worker of an
+    # organisation on the case, and emergency accesses must not cost every read a query.
+    no_text = models.Value("", output_field=models.CharField())
+    no_time = models.Value(None, output_field=models.DateTimeField())
+    rows = (
+        members.order_by()
+        .annotate(reason=no_text, started=no_time, ends=no_time)
+        .values_list("case_id", "user_id", "organisation_id", "reason", "started", "ends")
+    )
+    rows = rows.union(
+        emergencies.order_by()
+        .annotate(started=models.F("started_at"), ends=models.F("expires_at"))
+        .values_list("case_id", "user_id", "organisation_id", "reason", "started", "ends"),
+        all=True,
+    )
+    newest: dict = {}
+    for case_id, user_id, organisation_id, reason, started, ends in rows:
+        if ends is None:
+            facts[case_id].members[user_id] = organisation_id
+        elif (case_id, user_id) not in newest or started > newest[case_id, user_id][0]:
+            newest[case_id, user_id] = (started, organisation_id, reason, ends)
+    for (case_id, user_id), (_started, organisation_id, reason, ends) in newest.items():
+        facts[case_id].emergency[user_id] = (organisation_id, reason, ends)
     guardian_families: dict = {}
     for family_id, user_id in guardians.values_list("family_id", "user_id"):
         guardian_families.setdefault(family_id, set()).add(user_id)
@@ -196,17 +250,27 @@ def access_for(user, cases: Iterable[Case], *, now=None) -> dict:
     return {case_id: _decide(f, user.pk) for case_id, f in facts.items()}
 
 
-def case_permissions(case: Case, *, now=None) -> dict:
-    """Every user's permission codenames on `case`, as {user_id: set of codenames}."""
+def case_permission_rows(case: Case, *, now=None) -> dict:
+    """Every user's permissions on `case`, as {user_id: (set of codenames, end or None)}: an
+    emergency access's permissions end with it."""
     facts = _load_facts([case], now=now)[case.pk]
     users = {case.responsible_worker_id, *facts.members, *facts.guardians}
-    users |= facts.handover_receivers
+    users |= facts.handover_receivers | set(facts.emergency)
     granted = {}
     for user_id in users - {None}:
-        codenames = _decide(facts, user_id).codenames()
+        access = _decide(facts, user_id)
+        codenames = access.codenames()
         if codenames:
-            granted[user_id] = codenames
+            granted[user_id] = (codenames, access.expires_at)
     return granted
+
+
+def case_permissions(case: Case, *, now=None) -> dict:
+    """Every user's permission codenames on `case`, as {user_id: set of codenames}."""
+    return {
+        user_id: codenames
+        for user_id, (codenames, _ends) in case_permission_rows(case, now=now).items()
+    }
 
 
 def _permission_ids() -> dict[str, int]:
@@ -217,11 +281,18 @@ def _permission_ids() -> dict[str, int]:
     )
 
 
+def _rows_in_force(now=None) -> models.Q:
+    """Guardian's rows in force: all but those of an emergency access that has ended."""
+    now = now or timezone.now()
+    return models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+
+
 def stored_permissions(case: Case) -> dict:
-    """What guardian's table holds for `case`, in the shape of `case_permissions`."""
+    """What guardian's table holds for `case` (rows in force), in the shape of
+    `case_permissions`."""
     stored: dict = {}
     for user_id, codename in CaseUserObjectPermission.objects.filter(
-        content_object=case, permission__codename__in=MANAGED
+        _rows_in_force(), content_object=case, permission__codename__in=MANAGED
     ).values_list("user_id", "permission__codename"):
         stored.setdefault(user_id, set()).add(codename)
     return stored
@@ -232,27 +303,37 @@ def sync_case(*, case: Case) -> None:
     """Make guardian's rows for `case` equal to what the policy computes now."""
     case = Case.objects.get(pk=case.pk)  # decide on committed-in-this-transaction state
     wanted = {
-        (user_id, codename)
-        for user_id, codenames in case_permissions(case).items()
+        (user_id, codename): ends
+        for user_id, (codenames, ends) in case_permission_rows(case).items()
         for codename in codenames
     }
     ids = _permission_ids()
     codename_by_id = {v: k for k, v in ids.items()}
     existing = {
-        (user_id, codename_by_id[perm_id]): row_id
-        for row_id, user_id, perm_id in CaseUserObjectPermission.objects.filter(
+        (user_id, codename_by_id[perm_id]): (row_id, ends)
+        for row_id, user_id, perm_id, ends in CaseUserObjectPermission.objects.filter(
             content_object=case, permission_id__in=ids.values()
-        ).values_list("id", "user_id", "permission_id")
+        ).values_list("id", "user_id", "permission_id", "expires_at")
     }
-    stale = [row_id for key, row_id in existing.items() if key not in wanted]
+    stale = [row_id for key, (row_id, _ends) in existing.items() if key not in wanted]
     if stale:
         CaseUserObjectPermission.objects.filter(id__in=stale).delete()
-    missing = sorted(wanted - existing.keys(), key=str)
+    # A row whose end changed (a new emergency access, or membership in place of one).
+    moved: dict = {}
+    for key, (row_id, ends) in existing.items():
+        if key in wanted and wanted[key] != ends:
+            moved.setdefault(wanted[key], []).append(row_id)
+    for ends, row_ids in moved.items():
+        CaseUserObjectPermission.objects.filter(id__in=row_ids).update(expires_at=ends)
+    missing = sorted(wanted.keys() - existing.keys(), key=str)
     if missing:
         CaseUserObjectPermission.objects.bulk_create(
             [
                 CaseUserObjectPermission(
-                    user_id=user_id, permission_id=ids[codename], content_object=case
+                    user_id=user_id,
+                    permission_id=ids[codename],
+                    content_object=case,
+                    expires_at=wanted[user_id, codename],
                 )
                 for user_id, codename in missing
             ]
@@ -264,7 +345,11 @@ def cases_for_user(user, *, need: str = VIEW, queryset: QuerySet | None = None) 
     base = Case.objects.all() if queryset is None else queryset
     if not user.is_authenticated:
         return base.none()
+    now = timezone.now()
+    # One filter() call: the three conditions hold for the same permission row.
     return base.filter(
+        models.Q(caseuserobjectpermission__expires_at__isnull=True)
+        | models.Q(caseuserobjectpermission__expires_at__gt=now),
         caseuserobjectpermission__user=user,
         caseuserobjectpermission__permission__codename=need,
     )
@@ -593,3 +678,54 @@ def referral_access(referrals, *, now=None) -> dict:
             consents=tuple(sorted(pairs, key=str)),
         )
     return accesses
+
+
+# --- Emergency access (issue 8): break-the-glass ---------------------------------------------
+#
+# A worker holding the model permission `cases.emergency_access` (given per user or through a
+# group, in the admin) may open any open case of the deployment that they do not reach through
+# its network, for a limited time and a stated reason: emergencies cross areas (a family on the
+# move, the on-call social services of the whole wellbeing area), and every read under it is
+# flagged in the access log for the auditors. While it lasts `_decide` gives the role
+# "emergency": every data category, no writes.
+
+EMERGENCY_PERMISSION = "cases.emergency_access"
+NETWORK_ROLES = frozenset({"responsible", "member", "guardian"})
+
+
+def may_open_emergency_access(user) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.has_perm(EMERGENCY_PERMISSION))
+
+
+def emergency_case_for_user(*, user, case_id) -> tuple[Case, Access]:
+    """(case, the user's access to it now) for opening an emergency access to it.
+
+    Without the permission (or without a worker membership in force) the answer is the one
+    for any other thing the user may not do: 403 on a case they see, 404 on one they do not,
+    as for a case that does not exist. With it: 404 for a case that does not exist or is
+    closed, 403 for a case they already reach through its network.
+    """
+    if not may_open_emergency_access(user) or not worker_organisations(user):
+        case_for_user(user=user, case_id=case_id)  # 404 for the unseen
+        raise PermissionDenied(_("You do not have the emergency access permission."))
+    try:
+        case = Case.objects.select_related("family").get(pk=case_id, status=Case.Status.OPEN)
+    except (Case.DoesNotExist, ValidationError, ValueError):
+        raise Http404 from None
+    access = access_for(user, [case])[case.pk]
+    if access.role in NETWORK_ROLES:
+        raise PermissionDenied(_("You already have access to this case through its network."))
+    return case, access
+
+
+def emergency_accesses_for_auditor(user, *, organisations: Iterable | None = None) -> QuerySet:
+    """Emergency accesses within the auditor's organisations: opened by a worker acting for
+    one of them, or to a case one of them is responsible for (none for anyone else)."""
+    if organisations is None:
+        organisations = auditor_organisations(user)
+    ids = sorted({str(org) for org in organisations})
+    if not ids:
+        return EmergencyAccess.objects.none()
+    return EmergencyAccess.objects.filter(
+        models.Q(organisation_id__in=ids) | models.Q(case__responsible_organisation_id__in=ids)
+    )

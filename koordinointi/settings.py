@@ -280,6 +280,10 @@ CONSENT_JOINT_CUSTODY_REQUIRES_ALL_GUARDIANS = env_bool("CONSENT_JOINT_CUSTODY_R
 CONSENT_CHILD_VIEW_AGE = env_int("CONSENT_CHILD_VIEW_AGE", 12)
 CONSENT_CHILD_REFUSAL_AGE = env_int("CONSENT_CHILD_REFUSAL_AGE", 15)
 INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 14)
+# Emergency access (break-the-glass): how long one grant lasts, in hours (at least 1).
+EMERGENCY_ACCESS_HOURS = env_int("EMERGENCY_ACCESS_HOURS", 2)
+if EMERGENCY_ACCESS_HOURS < 1:
+    raise ImproperlyConfigured("EMERGENCY_ACCESS_HOURS must be at least 1")
 # Base of links sent by e-mail (invitations).
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 

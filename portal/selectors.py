@@ -28,6 +28,7 @@ RESOURCE_LABELS = {
     "consents": _("your consents"),
     "consent-receipt": _("your consents"),
     "access-history": _("this list of who has seen your information"),
+    "emergency-access": CASE_LABEL,
 }
 
 
@@ -65,6 +66,7 @@ def describe_events(events) -> list[dict]:
                 "resource": RESOURCE_LABELS.get(event.resource, CASE_LABEL),
                 "categories": [Category(c).label for c in event.categories if c in Category.values],
                 "denied": event.outcome == AccessEvent.Outcome.DENIED,
+                "emergency": event.emergency,
                 "action": event.action,
             }
         )

@@ -621,7 +621,7 @@ def test_a_guardian_sees_who_has_read_her_familys_data_in_plain_terms(api, world
     assert response.status_code == 200
     rows = response.json()["results"]
     for row in rows:
-        assert set(row) == {"time", "who", "what", "action", "outcome"}
+        assert set(row) == {"time", "who", "what", "action", "outcome", "emergency"}
         assert set(row["who"]) == {"name", "organisation", "role"}  # no ids for the family
     assert [(r["who"], r["what"], r["action"], r["outcome"]) for r in rows] == [
         (
@@ -741,6 +741,7 @@ def test_the_responsible_worker_sees_every_read_of_her_case(api, world):
             "what": ["Basic information"],
             "action": "Viewed",
             "outcome": "Allowed",
+            "emergency": False,
         },
         {
             "time": response.json()["results"][1]["time"],
@@ -754,6 +755,7 @@ def test_the_responsible_worker_sees_every_read_of_her_case(api, world):
             "what": ["Health care notes"],
             "action": "Listed",
             "outcome": "Allowed",
+            "emergency": False,
         },
     ]
 

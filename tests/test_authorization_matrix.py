@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import django_filters
 import pytest
 from auditlog.models import LogEntry
+from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -33,6 +34,7 @@ from cases import demo, services
 from cases.models import (
     Case,
     CaseUserObjectPermission,
+    EmergencyAccess,
     Family,
     FamilyMember,
     Handover,
@@ -211,6 +213,11 @@ TABLE: dict[str, dict[str, Probe]] = {
         "GET": P("family", "read_history", seen_by="read_history")
     },
     "/api/v1/cases/{case_pk}/access-history/": {"GET": P("case", "read_history")},
+    # Emergency access (issue 8): no demo role holds the emergency permission, so nobody may
+    # open one; who sees the case gets 403, everyone else the 404 of a case that does not
+    # exist. The auditors' list of the accesses opened: auditors only, as the rest of the log.
+    "/api/v1/cases/{case_pk}/emergency-access/": {"POST": P("case", "break_glass")},
+    "/api/v1/audit/emergency-access/": {"GET": P("signed_in", "audit")},
     # Coordination (issue 6). The plan's actions, meetings and referrals are data category
     # `plan`: who may not read the plan gets 404 for them, as for the plan itself.
     "/api/v1/cases/{case_pk}/plan/actions/": {
@@ -338,6 +345,9 @@ BODIES = {
         {"service": w.ids["mll_service"], "message": PROBE_TEXT}
     ],
     ("/api/v1/referrals/incoming/{pk}/decline/", "POST"): lambda w, t: [{"reason": PROBE_TEXT}],
+    ("/api/v1/cases/{case_pk}/emergency-access/", "POST"): lambda w, t: [
+        {"reason": f"{PROBE_TEXT}: emergency"}
+    ],
     ("/api/v1/coordination/reassignments/{pk}/reassign/", "POST"): lambda w, t: [
         {"to_worker": w.ids[ANNA]}
     ],
@@ -620,6 +630,32 @@ def _build_world() -> World:
         place="Nieminen: koti",
     )
     services.case_close(actor=tiina, case=nieminen, reason="Nieminen: muutti pois.")
+
+    # Emergency access (issue 8): an on-call social worker of the wellbeing area has opened, in
+    # an emergency, the Mäkinen case of a colleague (no demo role is in its network). tero, who
+    # audits both organisations, lists the access: the case and the reason, never the family.
+    veera = WorkerFactory(
+        username="veera.vastuu", membership__organisation=orgs["phhva-perhesosiaalityo"]
+    )
+    m_family = services.family_create(
+        actor=veera,
+        name="Mäkinen",
+        municipality=lahti,
+        members=[{"role": "guardian", "first_name": "Maija", "last_name": "Mäkinen"}],
+        opening_reason="Mäkinen: päihdehuoli.",
+    )
+    makinen = m_family.cases.get()
+    eeva = WorkerFactory(
+        username="eeva.paivystys",
+        first_name="Eeva",
+        last_name="Päivystäjä",
+        membership__organisation=orgs["phhva-lastensuojelu-lahti"],
+    )
+    eeva.user_permissions.add(Permission.objects.get(codename="emergency_access"))
+    emergency_reason = "Päivystys: poliisin virka-apupyyntö yöllä"
+    m_emergency = services.emergency_access_open(
+        actor=User.objects.get(pk=eeva.pk), case=makinen, reason=emergency_reason
+    )
 
     # Laine: the case of a worker whose account is closed; it waits in the coordinator's
     # reassignment queue, where Kaisa sees that it exists and nothing of the family.
@@ -991,6 +1027,11 @@ def _build_world() -> World:
     ):
         secret(value, {ULLA})
     secret(k_token, NOBODY)
+    # Mäkinen: nobody's; tero audits the emergency access to it.
+    for value in ("Mäkinen", "Maija", m_family.pk):
+        secret(value, NOBODY)
+    for value in (makinen.pk, m_emergency.pk, emergency_reason):
+        secret(value, {TERO})
     # Nieminen: tiina's (the responsible worker keeps seeing her closed case).
     for value in (
         "Nieminen",
@@ -1072,6 +1113,7 @@ WATCHED = (
     Service,
     ServiceLanguage,
     OutboundMail,
+    EmergencyAccess,
 )
 
 
@@ -1454,3 +1496,14 @@ def test_a_wrong_password_gets_no_token(world):
         "/api/v1/auth/token/", {"username": TIINA, "password": "not-the-password"}, format="json"
     )
     assert response.status_code == 400 and "token" not in response.json()
+
+
+def test_tero_lists_the_emergency_access_and_nobody_else_does(world):
+    for role in USERS:
+        response = get(world, role, "/api/v1/audit/emergency-access/")
+        if role == TERO:
+            [row] = response.json()["results"]
+            assert row["username"] == "eeva.paivystys"
+            assert row["reason"] == "Päivystys: poliisin virka-apupyyntö yöllä"
+        else:
+            assert response.status_code == 403, role
