@@ -312,6 +312,7 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenResponseSerializer(serializers.Serializer):
     token = serializers.CharField()
+    expires_at = serializers.DateTimeField(help_text="The token answers 401 from this moment on.")
 
 
 class HealthSerializer(serializers.Serializer):

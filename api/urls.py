@@ -25,6 +25,7 @@ case_router.register("consent-requests", consents.CaseConsentViewSet, basename="
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="auth-token"),
+    path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
     path("me/", views.MeView.as_view(), name="me"),
     path("consent/public-key/", consents.PublicKeyView.as_view(), name="consent-public-key"),
     path("cases/<uuid:case_pk>/plan/", network.PlanView.as_view(), name="case-plan"),

@@ -4,6 +4,7 @@ With no environment set, it is a local demo on SQLite in the project folder (DEB
 insecure development keys). With DEBUG off it refuses to start without real secrets.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -112,6 +113,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "guardian",
+    "axes",
+    "csp",
     "auditlog",
     "cases",
     "consent",
@@ -122,6 +125,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight after the security headers, before anything that reads the session.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -131,6 +137,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "audit.middleware.ChangeActorMiddleware",
     "audit.recorder.AccessLogMiddleware",
+    # Last, so that it sees the lockout flag that a sign-in view's authenticate() call set.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "koordinointi.urls"
@@ -178,6 +186,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 AUTH_USER_MODEL = "cases.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every sign-in of a locked-out username and address before any password check.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -201,12 +211,12 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -259,21 +269,106 @@ AUDITLOG_DISABLE_REMOTE_ADDR = False
 # ones longer) in that register, not here.
 CASE_RETENTION_DAYS = env_int("CASE_RETENTION_DAYS", 4383)
 
-# Secure defaults that also hold in development where they do not get in the way.
+
+# --- Deployment defaults (issue 8) --------------------------------------------------------------
+# Secure defaults that also hold in development where they do not get in the way; with DEBUG off,
+# `manage.py check --deploy` has nothing to report (tests/test_deploy.py).
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True  # no script of ours reads it: forms carry the token in the page
 CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # The load balancer probes the health check over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp 4): only our own origin, no inline script or style, no
+# plugins, no framing. The API docs page widens script, style and image sources to the CDN that
+# serves Swagger UI, on that page only (koordinointi/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+API_DOCS_CDN = "https://cdn.jsdelivr.net"
+
+# Static files: served by whitenoise. In production, from `collectstatic` output with hashed,
+# compressed, long-cached names; in development and tests, straight from the apps' folders.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Development and tests (DEBUG as the environment sets it, not as the test runner does): files
+# from the apps' folders, looked up per request, with no collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Authentication hardening (issue 8) ------------------------------------------------------
+# Passwords: Argon2 first; older hashes still verify and are upgraded at the next sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
+# Brute-force lockout (django-axes) on every sign-in that goes through authenticate(): the API
+# token, the portal and the admin. After AXES_FAILURE_LIMIT failures one username from one
+# address is locked for AXES_COOLOFF_MINUTES; a successful sign-in clears the count.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "koordinointi.security.axes_username"
+AXES_LOCKOUT_CALLABLE = "koordinointi.security.axes_lockout_response"
+# Its log lines name only the path: no username, address or user agent (personal data).
+AXES_VERBOSE = False
+AXES_CLIENT_STR_CALLABLE = "koordinointi.security.axes_client_str"
+AXES_DISABLE_ACCESS_LOG = True  # no table of every successful sign-in
+AXES_SENSITIVE_PARAMETERS = ["password"]
+# Behind TRUSTED_PROXY_COUNT reverse proxies, the client is the address they add to
+# X-Forwarded-For; with none, REMOTE_ADDR (which a client cannot forge).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
+# Rate limits per client address on the sign-in endpoints (DRF throttling, in Django's cache:
+# share the cache between app servers, or each counts on its own).
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT or None
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "auth_token": env_str("API_TOKEN_THROTTLE_RATE", "30/min"),
+    "portal_login": env_str("PORTAL_LOGIN_THROTTLE_RATE", "30/min"),
+}
+
+# API tokens expire this many hours after they were issued; signing out deletes them at once.
+API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 8)
 
 # Consent policy (DESIGN.md, "Consent").
 CONSENT_JOINT_CUSTODY_REQUIRES_ALL_GUARDIANS = env_bool("CONSENT_JOINT_CUSTODY_REQUIRES_ALL", True)
@@ -287,10 +382,8 @@ if EMERGENCY_ACCESS_HOURS < 1:
 # Base of links sent by e-mail (invitations).
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
-# Family portal (portal/): session sign-in at /portal/login/, throttled per username and address.
+# Family portal (portal/): session sign-in at /portal/login/ (locked out and throttled as above).
 LOGIN_URL = "portal:login"
-PORTAL_LOGIN_MAX_FAILURES = env_int("PORTAL_LOGIN_MAX_FAILURES", 5)
-PORTAL_LOGIN_LOCK_SECONDS = env_int("PORTAL_LOGIN_LOCK_SECONDS", 900)
 # Production sign-in through an OpenID Connect broker (mozilla-django-oidc): on only when
 # OIDC_RP_CLIENT_ID is set, and then every endpoint below is required.
 OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")

@@ -1,5 +1,7 @@
 """Root URLs: admin, health check, the API and its schema."""
 
+from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib import admin
 from django.db import connection
 from django.http import JsonResponse
@@ -7,7 +9,7 @@ from django.urls import include, path
 from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.http import require_GET
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 
 @require_GET
@@ -31,11 +33,22 @@ def server_error(request):
 
 handler500 = server_error
 
+
+# Swagger UI comes from a CDN: its page (and only it) may load script, style and images from there.
+# The split view serves its start-up script from our own origin, so no inline script is needed.
+api_docs = csp_update(
+    {
+        "script-src": [settings.API_DOCS_CDN],
+        "style-src": [settings.API_DOCS_CDN],
+        "img-src": [settings.API_DOCS_CDN],
+    }
+)(SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html"))
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("portal/", include("portal.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", api_docs, name="swagger-ui"),
 ]

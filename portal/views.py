@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from api.throttles import PortalLoginThrottle
 from audit.models import AccessEvent
 from cases import selectors as case_selectors
 from cases.models import FamilyMember, NetworkMember, OrganisationMembership
@@ -25,7 +26,8 @@ from consent import policy
 from consent import services as consent_services
 from consent.categories import Category
 from consent.models import Consent, ConsentEvent
-from portal import selectors, throttle
+from koordinointi.security import lockout_message
+from portal import selectors
 from portal.access import family_case, family_consent, family_page, portal_view, shown
 from portal.forms import LoginForm
 
@@ -75,40 +77,36 @@ def _safe_next(request) -> str:
 def login_view(request):
     form = LoginForm(request.POST or None)
     status = 200
-    if request.method == "POST" and form.is_valid():
-        username = form.cleaned_data["username"]
-        address = throttle.client_address(request)
-        if throttle.is_locked(username, address):
+    if request.method == "POST" and not PortalLoginThrottle().allow_request(request, None):
+        form.full_clean()  # only so that the form can carry the message: no password is checked
+        form.add_error(None, _("Too many sign-in attempts from your address. Try again shortly."))
+        status = 429
+    elif request.method == "POST" and form.is_valid():
+        # django-axes counts failures per username and address and, once locked, refuses the
+        # pair inside authenticate() before the password is checked (koordinointi/settings.py).
+        user = auth.authenticate(
+            request,
+            username=form.cleaned_data["username"],
+            password=form.cleaned_data["password"],
+        )
+        if getattr(request, "axes_locked_out", False):
+            form.add_error(None, lockout_message())
+            status = 429
+        elif user is None:
+            form.add_error(None, _("The username or password is wrong."))
+            status = 400
+        elif not _is_portal_user(user):
             form.add_error(
                 None,
                 _(
-                    "Too many failed sign-in attempts. For your safety, sign-in with this "
-                    "username is paused for %(minutes)s minutes."
-                )
-                % {"minutes": max(1, throttle.lock_seconds() // 60)},
+                    "This portal is for families. Your account is not a family's portal "
+                    "account: workers use their organisation's own system."
+                ),
             )
-            status = 429
+            status = 403
         else:
-            user = auth.authenticate(
-                request, username=username, password=form.cleaned_data["password"]
-            )
-            if user is None:
-                throttle.record_failure(username, address)
-                form.add_error(None, _("The username or password is wrong."))
-                status = 400
-            elif not _is_portal_user(user):
-                form.add_error(
-                    None,
-                    _(
-                        "This portal is for families. Your account is not a family's portal "
-                        "account: workers use their organisation's own system."
-                    ),
-                )
-                status = 403
-            else:
-                throttle.clear(username, address)
-                auth.login(request, user)
-                return redirect(_safe_next(request))
+            auth.login(request, user)
+            return redirect(_safe_next(request))
     elif request.method == "POST":
         status = 400
     return render(

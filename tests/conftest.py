@@ -1,6 +1,7 @@
 """Shared fixtures: an API client that signs in as a given user, and three fixed people."""
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from cases import services
@@ -76,3 +77,14 @@ def family_case(owner, municipality):
 def _audit_checkpoints_in_tmp(settings, tmp_path):
     """Checkpoint copies outside the database go to a fresh folder in every test."""
     settings.AUDIT_CHECKPOINT_DIR = str(tmp_path / "audit-checkpoints")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_rate_limits():
+    """Sign-in rate limits count in the cache, which outlives each test's database transaction.
+
+    (django-axes' lockout counts live in the database, so every test starts without them.)
+    """
+    cache.clear()
+    yield
+    cache.clear()

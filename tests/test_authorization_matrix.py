@@ -140,6 +140,8 @@ TABLE: dict[str, dict[str, Probe]] = {
     "/api/schema/": {"GET": P("public", "read")},
     "/api/docs/": {"GET": P("public", "read")},
     "/api/v1/auth/token/": {"POST": P("public", "read", safe=True)},
+    # Sign-out deletes the caller's own token: anyone signed in, nobody else's.
+    "/api/v1/auth/logout/": {"POST": P("signed_in", "read")},
     "/api/v1/consent/public-key/": {"GET": P("public", "read")},
     "/api/v1/services/": {"GET": P("public", "read")},
     "/api/v1/services/{pk}/": {"GET": P("service", "read")},

@@ -1,0 +1,41 @@
+"""Gunicorn configuration: `gunicorn -c gunicorn.conf.py koordinointi.wsgi`, every value from the
+environment (GUNICORN_BIND, GUNICORN_WORKERS, GUNICORN_TIMEOUT, FORWARDED_ALLOW_IPS).
+
+The access log leaves out query strings, referrers and user agents: paths carry only UUIDs, but a
+query string may carry filters (names, dates of birth) that must not reach log files.
+"""
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {value!r}") from None
+
+
+wsgi_app = "koordinointi.wsgi:application"
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
+workers = _int("GUNICORN_WORKERS", 2)
+worker_class = "sync"
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# A worker is replaced after this many requests (with jitter), so that no leak grows for ever.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 1000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 100)
+# Request line and header limits well below gunicorn's maxima: nothing of ours needs more.
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+# Addresses of the reverse proxies whose X-Forwarded-* headers are believed (comma separated).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# Method, path without its query string, status, bytes, time in microseconds.
+access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(D)sus'
