@@ -27,3 +27,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
+
+# Under /api/ even a URL that matches no route (a malformed id, say) answers in JSON, like the
+# API's own errors; elsewhere Django's pages stand.
+handler400 = "api.exceptions.bad_request"
+handler404 = "api.exceptions.not_found"
+handler500 = "api.exceptions.server_error"
