@@ -531,7 +531,7 @@ def raw_post(api, user, body: bytes, content_type="application/json"):
 def test_json_nested_too_deeply_is_a_400(api, owner):
     body = b"[" * 100_000 + b"]" * 100_000
     response = raw_post(api, owner, body)
-    assert response.status_code == 400 and "nested" in response.json()["detail"]
+    assert response.status_code == 400 and response.json()["detail"]
 
 
 @pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
@@ -554,7 +554,7 @@ def test_a_content_length_over_the_cap_is_refused_whatever_follows(api, owner, s
     assert small.status_code == 400  # under the cap: validated as usual
     response = client.post("/api/v1/families/lookup/", {"identity_code": "x" * 100}, format="json")
     assert response.status_code == 413
-    assert response.json() == {"detail": "The request body is too large: at most 100 bytes."}
+    assert "100" in response.json()["detail"]  # says what the cap is
 
 
 def test_portal_forms_are_capped_too(client, settings):
