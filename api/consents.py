@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.audit import AuditedMixin, Shown
-from api.serializers import OrganisationRefSerializer, UserRefSerializer
+from api.serializers import InputSerializer, OrganisationRefSerializer, UserRefSerializer
 from api.views import UUID_REGEX, CaseScopedMixin
 from cases.models import FamilyMember, Organisation
 from consent import policy, receipts, selectors, services
@@ -65,7 +65,7 @@ class ConsentSerializer(serializers.ModelSerializer):
         return consent.effective_state()
 
 
-class ConsentRequestSerializer(serializers.Serializer):
+class ConsentRequestSerializer(InputSerializer):
     recipients = serializers.PrimaryKeyRelatedField(
         queryset=Organisation.objects.all(), many=True, allow_empty=False
     )
@@ -79,7 +79,7 @@ class ConsentRequestSerializer(serializers.Serializer):
     valid_until = serializers.DateTimeField()
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(InputSerializer):
     channel = serializers.ChoiceField(
         choices=ConsentEvent.Channel.choices,
         default=ConsentEvent.Channel.API,
@@ -95,7 +95,7 @@ class DecisionSerializer(serializers.Serializer):
     )
 
 
-class ChildViewSerializer(serializers.Serializer):
+class ChildViewSerializer(InputSerializer):
     child = serializers.PrimaryKeyRelatedField(queryset=FamilyMember.objects.all())
     statement = serializers.CharField(max_length=4000)
     refuse_own_notes = serializers.BooleanField(default=False)

@@ -100,7 +100,7 @@ class PlanActionSerializer(serializers.ModelSerializer):
 # Input serializers share the component name of their output (PlanActionRequest beside
 # PlanAction), so that each `status` choice set belongs to one component in the schema.
 @extend_schema_serializer(component_name="PlanAction")
-class PlanActionWriteSerializer(serializers.Serializer):
+class PlanActionWriteSerializer(s.InputSerializer):
     title = serializers.CharField(max_length=300)
     description = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=20000
@@ -177,7 +177,7 @@ class MeetingSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_serializer(component_name="Meeting")
-class MeetingWriteSerializer(serializers.Serializer):
+class MeetingWriteSerializer(s.InputSerializer):
     title = serializers.CharField(max_length=200)
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
@@ -207,7 +207,7 @@ class MeetingUpdateSerializer(MeetingWriteSerializer):
     status = serializers.ChoiceField(choices=Meeting.Status.choices, required=False)
 
 
-class MinutesSerializer(serializers.Serializer):
+class MinutesSerializer(s.InputSerializer):
     category = serializers.ChoiceField(
         choices=Category.choices, help_text=_("The data category the minutes are stored in.")
     )
@@ -255,7 +255,7 @@ class ReferralSerializer(serializers.ModelSerializer):
         return sorted(access.categories) if access else []
 
 
-class ReferralCreateSerializer(serializers.Serializer):
+class ReferralCreateSerializer(s.InputSerializer):
     service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.filter(is_active=True))
     message = serializers.CharField(
         required=False,
@@ -330,7 +330,7 @@ class IncomingReferralSerializer(s.GatedSerializer):
         return sorted(access.categories) if access else []
 
 
-class ReferralAcceptSerializer(serializers.Serializer):
+class ReferralAcceptSerializer(s.InputSerializer):
     worker = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.none(),
         required=False,
@@ -351,7 +351,7 @@ class ReferralAcceptSerializer(serializers.Serializer):
             ).distinct()
 
 
-class ReferralDeclineSerializer(serializers.Serializer):
+class ReferralDeclineSerializer(s.InputSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
@@ -418,7 +418,7 @@ class ReassignmentEntrySerializer(serializers.ModelSerializer):
         return s.HandoverSerializer(waiting[0]).data if waiting else None
 
 
-class ReassignSerializer(serializers.Serializer):
+class ReassignSerializer(s.InputSerializer):
     to_worker = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
     to_organisation = serializers.PrimaryKeyRelatedField(
         queryset=Organisation.objects.all(), required=False, default=None
@@ -447,7 +447,7 @@ class LanguageListField(serializers.ListField):
         return [row.language for row in data.all()]
 
 
-class CatalogueServiceSerializer(serializers.ModelSerializer):
+class CatalogueServiceSerializer(s.RejectUnknownFieldsMixin, serializers.ModelSerializer):
     """A catalogue entry as coordinators keep it."""
 
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
@@ -474,6 +474,7 @@ class CatalogueServiceSerializer(serializers.ModelSerializer):
             "low_threshold",
             "is_active",
         ]
+        extra_kwargs = {"description": {"max_length": 20000}}
 
     def validate(self, data):
         instance = self.instance

@@ -1,5 +1,7 @@
 """Input and output serializers. No domain rules here: those live in services and the policy."""
 
+from collections.abc import Mapping
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -21,6 +23,25 @@ from cases.models import (
     User,
 )
 from consent.categories import Category
+
+
+class RejectUnknownFieldsMixin:
+    """Input serializers answer 400 for a key they do not take (unknown or read-only), instead of
+    dropping it silently: a misspelt field must not look like a successful write."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(str(key)[:100] for key in data if key not in writable)
+            if unknown:
+                raise serializers.ValidationError(
+                    {key: [_("Unknown field: this request does not take it.")] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class InputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """Base of every input serializer (see RejectUnknownFieldsMixin)."""
 
 
 class UserRefSerializer(serializers.ModelSerializer):
@@ -124,7 +145,7 @@ class MeSerializer(serializers.ModelSerializer):
         return user.get_full_name() or user.username
 
 
-class FamilyMemberSerializer(serializers.ModelSerializer):
+class FamilyMemberSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     identity_code = serializers.CharField(
         write_only=True,
         required=False,
@@ -196,7 +217,7 @@ class FamilySerializer(GatedSerializer):
         ]
 
 
-class FamilyCreateSerializer(serializers.Serializer):
+class FamilyCreateSerializer(InputSerializer):
     name = serializers.CharField(max_length=200)
     municipality = serializers.PrimaryKeyRelatedField(queryset=Municipality.objects.all())
     joint_custody = serializers.BooleanField(default=False)
@@ -207,15 +228,25 @@ class FamilyCreateSerializer(serializers.Serializer):
         default=None,
         help_text=_("The organisation you act for; needed only if you work for several."),
     )
-    opening_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    opening_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=4000
+    )
 
 
-class FamilyUpdateSerializer(serializers.Serializer):
+class FamilyUpdateSerializer(InputSerializer):
     name = serializers.CharField(max_length=200, required=False)
     municipality = serializers.PrimaryKeyRelatedField(
         queryset=Municipality.objects.all(), required=False
     )
     joint_custody = serializers.BooleanField(required=False)
+
+
+class FamilyLookupSerializer(InputSerializer):
+    identity_code = serializers.CharField(
+        max_length=11,
+        validators=[validate_identity_code],
+        help_text=_("A family member's personal identity code (in the body, never in a URL)."),
+    )
 
 
 class FamilyRefSerializer(serializers.ModelSerializer):
@@ -255,12 +286,14 @@ class CaseSerializer(GatedSerializer):
         return sorted(access.categories) if access else []
 
 
-class CaseCreateSerializer(serializers.Serializer):
+class CaseCreateSerializer(InputSerializer):
     family = serializers.PrimaryKeyRelatedField(queryset=Family.objects.none())
     organisation = serializers.PrimaryKeyRelatedField(
         queryset=Organisation.objects.all(), required=False, default=None
     )
-    opening_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    opening_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=4000
+    )
 
     def __init__(self, *args, families=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -268,11 +301,11 @@ class CaseCreateSerializer(serializers.Serializer):
             self.fields["family"].queryset = families
 
 
-class CaseUpdateSerializer(serializers.Serializer):
-    opening_reason = serializers.CharField(allow_blank=True)
+class CaseUpdateSerializer(InputSerializer):
+    opening_reason = serializers.CharField(allow_blank=True, max_length=4000)
 
 
-class CaseCloseSerializer(serializers.Serializer):
+class CaseCloseSerializer(InputSerializer):
     reason = serializers.CharField(max_length=2000)
 
 
@@ -297,7 +330,7 @@ class HandoverSerializer(serializers.ModelSerializer):
         ]
 
 
-class HandoverProposeSerializer(serializers.Serializer):
+class HandoverProposeSerializer(InputSerializer):
     to_worker = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
     to_organisation = serializers.PrimaryKeyRelatedField(
         queryset=Organisation.objects.all(), required=False, default=None
@@ -305,9 +338,11 @@ class HandoverProposeSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+class TokenRequestSerializer(InputSerializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(
+        style={"input_type": "password"}, trim_whitespace=False, max_length=1024
+    )
 
 
 class TokenResponseSerializer(serializers.Serializer):
@@ -338,7 +373,7 @@ class NetworkMemberSerializer(serializers.ModelSerializer):
         ]
 
 
-class NetworkMemberCreateSerializer(serializers.Serializer):
+class NetworkMemberCreateSerializer(InputSerializer):
     kind = serializers.ChoiceField(choices=NetworkMember.Kind.choices)
     user = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), required=False, default=None
@@ -385,12 +420,12 @@ class InvitationSerializer(serializers.ModelSerializer):
         ]
 
 
-class InvitationCreateSerializer(serializers.Serializer):
+class InvitationCreateSerializer(InputSerializer):
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
     invited_user = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(is_active=True), required=False, default=None
     )
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="", max_length=254)
     role = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     message = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
@@ -415,7 +450,7 @@ class NoteSerializer(serializers.ModelSerializer):
         ]
 
 
-class NoteCreateSerializer(serializers.Serializer):
+class NoteCreateSerializer(InputSerializer):
     category = serializers.ChoiceField(choices=Category.choices)
     text = serializers.CharField(max_length=20000)
     subject = serializers.PrimaryKeyRelatedField(
@@ -433,7 +468,7 @@ class PlanSerializer(serializers.ModelSerializer):
         read_only_fields = ["updated_at"]
 
 
-class PlanUpdateSerializer(serializers.Serializer):
+class PlanUpdateSerializer(InputSerializer):
     needs = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     family_view = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     goals = serializers.CharField(required=False, allow_blank=True, max_length=20000)

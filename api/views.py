@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from api import serializers as s
 from api.audit import AuditedMixin, Shown
 from api.authentication import token_is_expired, token_ttl
+from audit.models import AccessEvent
 from cases import selectors, services
 from cases.models import (
     Case,
@@ -270,6 +271,23 @@ class FamilyViewSet(
         family = services.family_create(actor=request.user, **data.validated_data)
         family = self.get_queryset().get(pk=family.pk)
         return Response(self.get_serializer(family).data, status=status.HTTP_201_CREATED)
+
+    audit_read_actions = {"lookup": AccessEvent.Action.SEARCH}
+
+    @extend_schema(
+        request=s.FamilyLookupSerializer, responses=s.FamilySerializer(many=True), filters=False
+    )
+    @action(detail=False, methods=["post"])
+    def lookup(self, request):
+        """Find families by a member's personal identity code. The code goes in the body, never
+        in a URL (URLs reach server and proxy logs). Only families whose basic data you may read
+        are found; any other answers as no match at all."""
+        data = s.FamilyLookupSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        families = selectors.family_lookup(
+            user=request.user, identity_code=data.validated_data["identity_code"]
+        )
+        return Response(self.get_serializer(families, many=True).data)
 
     @extend_schema(request=s.FamilyUpdateSerializer, responses=s.FamilySerializer)
     def partial_update(self, request, pk=None):

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from cases.identity_code import blind_index
 from cases.models import (
     Case,
     Family,
@@ -42,6 +43,23 @@ def family_list(*, user: User) -> QuerySet[Family]:
         .select_related("municipality", "recorded_by")
         .prefetch_related("members")
     )
+
+
+def family_lookup(*, user: User, identity_code: str) -> list[Family]:
+    """Families with a member of this identity code whose basic data (names, identity) the user
+    may read. A family seen only as "a case exists" is left out, as is one not seen at all: the
+    answer must not tell who belongs to it."""
+    families = list(
+        family_list(user=user)
+        .filter(members__identity_code_index=blind_index(identity_code))
+        .distinct()
+    )
+    access = family_access(user=user, families=families)
+    return [
+        family
+        for family in families
+        if family.pk in access and access[family.pk][1].can_read(Category.BASIC)
+    ]
 
 
 def families_of_my_cases(*, user: User) -> QuerySet[Family]:

@@ -420,9 +420,35 @@ if PORTAL_OIDC_ENABLED:
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "koordinointi@localhost")
 
+# --- Bad input and personal data out of logs (issue 8, h-input) ----------------------------------
+# Request bodies are capped: DRF reads JSON straight from the stream, past Django's own
+# DATA_UPLOAD_MAX_MEMORY_SIZE check, so a middleware answers 413 for any larger Content-Length
+# before a view reads a byte. The same cap holds for forms (the portal) through Django's setting.
+REQUEST_BODY_MAX_BYTES = env_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "koordinointi.limits.RequestBodySizeMiddleware",
+)
+# The API takes JSON only (anything else is 415), through a parser that also refuses nesting too
+# deep for the decoder instead of failing with a server error.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["api.parsers.JSONParser"]
+# Error reports never carry request bodies, POST parameters nor the local variables of frames:
+# any of them may hold an identity code, a name or a note.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "koordinointi.log.PersonalDataExceptionReporterFilter"
+# Logs are one JSON object a line with the request's method, path, status and id, never its body
+# nor query string; identity codes that slip into a message anyway are masked.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"personal_data": {"()": "koordinointi.log.PersonalDataFilter"}},
+    "formatters": {"json": {"()": "koordinointi.log.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["personal_data"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

@@ -6,8 +6,6 @@ from django.contrib import admin
 from django.db import connection
 from django.http import JsonResponse
 from django.urls import include, path
-from django.utils.translation import gettext as _
-from django.views import defaults
 from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -21,17 +19,6 @@ def healthz(request):
     except Exception:  # any database failure means unhealthy
         return JsonResponse({"status": "unavailable"}, status=503)
     return JsonResponse({"status": "ok"})
-
-
-def server_error(request):
-    """A server error (say, the database failing mid-request: its transaction is rolled back)
-    answers the API's clients in the API's JSON error format, and the portal with a page."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"detail": _("Server error: please try again later.")}, status=500)
-    return defaults.server_error(request)
-
-
-handler500 = server_error
 
 
 # Swagger UI comes from a CDN: its page (and only it) may load script, style and images from there.
@@ -52,3 +39,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="swagger-ui"),
 ]
+
+# Under /api/ even a URL that matches no route (a malformed id, say) answers in JSON, like the
+# API's own errors; elsewhere Django's pages stand.
+handler400 = "api.exceptions.bad_request"
+handler404 = "api.exceptions.not_found"
+handler500 = "api.exceptions.server_error"

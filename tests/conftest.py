@@ -1,10 +1,12 @@
-"""Shared fixtures: an API client that signs in as a given user, and three fixed people."""
+"""Shared fixtures: an API client that signs in as a given user, and three fixed people; and the
+scan of the whole session's log output for personal data (tests/log_scan.py)."""
 
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from cases import services
+from tests import log_scan
 from tests.factories import MunicipalityFactory, OrganisationFactory, WorkerFactory
 
 
@@ -88,3 +90,39 @@ def _fresh_sign_in_rate_limits():
     cache.clear()
     yield
     cache.clear()
+# --- No personal data in the log output of the whole suite (issue 8) ------------------------
+
+
+def pytest_sessionstart(session):
+    log_scan.install(log_scan.LogScanner(log_scan.demo_secrets()))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    scanner = log_scan.session_scanner()
+    if scanner is not None:
+        scanner.current_test = item.nodeid
+    try:
+        return (yield)
+    finally:
+        if scanner is not None:
+            scanner.current_test = ""
+
+
+def pytest_sessionfinish(session, exitstatus):
+    scanner = log_scan.session_scanner()
+    if scanner is not None and scanner.leaks() and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    scanner = log_scan.session_scanner()
+    if scanner is None:
+        return
+    if scanner.leaks():
+        terminalreporter.section("personal data in the log output", sep="=", red=True)
+        terminalreporter.line(scanner.report())
+    else:
+        terminalreporter.line(
+            f"log scan: {scanner.records_seen} log records, no personal data in them"
+        )

@@ -156,6 +156,9 @@ TABLE: dict[str, dict[str, Probe]] = {
         "GET": P("signed_in", "read"),
         "POST": P("signed_in", "create_family"),
     },
+    # A search by identity code, sent in the body: it reads, writes nothing, and finds only the
+    # families whose basic data the role may read (the leak check holds it to that).
+    "/api/v1/families/lookup/": {"POST": P("signed_in", "read", safe=True)},
     "/api/v1/families/{pk}/": {"GET": P("family", "read"), "PATCH": P("family", "manage")},
     "/api/v1/cases/": {
         "GET": P("signed_in", "read"),
@@ -294,6 +297,13 @@ BODIES = {
     ],
     ("/api/v1/families/", "POST"): lambda w, t: [
         {"name": PROBE_TEXT, "municipality": w.ids["lahti"]}
+    ],
+    ("/api/v1/families/lookup/", "POST"): lambda w, t: [
+        {
+            "identity_code": demo.identity_code(
+                demo.GUARDIAN["birth_date"], demo.GUARDIAN["individual"]
+            )
+        },
     ],
     ("/api/v1/families/{pk}/", "PATCH"): lambda w, t: [{"name": PROBE_TEXT}],
     ("/api/v1/cases/", "POST"): lambda w, t: [{"family": t.refs["family"]}],
