@@ -14,6 +14,7 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api import filters as api_filters
 from api import serializers as s
 from api.audit import AuditedMixin, Shown
 from cases import selectors, services
@@ -94,6 +95,10 @@ class MeView(APIView):
 
 
 class OrganisationFilter(django_filters.FilterSet):
+    # By id, not by choice of existing rows: an unknown id finds nothing rather than a 400.
+    area = django_filters.UUIDFilter(field_name="area")
+    municipality = django_filters.UUIDFilter(field_name="municipality")
+
     class Meta:
         model = Organisation
         fields = ["kind", "area", "municipality"]
@@ -127,8 +132,9 @@ class WorkerViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.worker_list()
 
 
-class ServiceFilter(django_filters.FilterSet):
+class ServiceFilter(api_filters.FilterSet):
     municipality = django_filters.UUIDFilter(field_name="municipalities")
+    organisation = django_filters.UUIDFilter(field_name="organisation")
     age = django_filters.NumberFilter(method="filter_age", label="Child's age in years")
     q = django_filters.CharFilter(method="filter_text", label="Free text")
     language = django_filters.ChoiceFilter(
@@ -162,6 +168,8 @@ class ServiceViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class FamilyFilter(django_filters.FilterSet):
+    municipality = django_filters.UUIDFilter(field_name="municipality")
+
     class Meta:
         model = Family
         fields = ["municipality"]
