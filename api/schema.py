@@ -37,8 +37,8 @@ def _statuses(path: str, method: str, operation: dict) -> list[str]:
     if {} not in operation.get("security", [{}]):
         statuses += ["401", "403"]
     # An id in the path names an object that may not exist or not be visible (deny as 404); DRF
-    # answers a page past the end and an unknown `format` with 404 too.
-    if any(p["in"] == "path" or p["name"] in {"page", "format"} for p in parameters):
+    # answers a page past the end, a cursor it cannot read and an unknown `format` with 404 too.
+    if any(p["in"] == "path" or p["name"] in {"page", "cursor", "format"} for p in parameters):
         statuses.append("404")
     return statuses
 

@@ -5,7 +5,7 @@ from django.contrib.auth import authenticate
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
@@ -132,10 +132,21 @@ class WorkerViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.worker_list()
 
 
+MAX_AGE = 150
+
+
+@extend_schema_field({"type": "number", "minimum": 0, "maximum": MAX_AGE})
+class AgeFilter(django_filters.NumberFilter):
+    """A child's age in years, from 0 to MAX_AGE (so the schema says which numbers fit)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=0, max_value=MAX_AGE, **kwargs)
+
+
 class ServiceFilter(api_filters.FilterSet):
     municipality = django_filters.UUIDFilter(field_name="municipalities")
     organisation = django_filters.UUIDFilter(field_name="organisation")
-    age = django_filters.NumberFilter(method="filter_age", label="Child's age in years")
+    age = AgeFilter(method="filter_age", label="Child's age in years")
     q = django_filters.CharFilter(method="filter_text", label="Free text")
     language = django_filters.ChoiceFilter(
         field_name="languages__language",

@@ -13,6 +13,7 @@ can use fewer: `FUZZ_EXAMPLES=10 python -m pytest tests/test_fuzz_api.py`.
 import os
 import zlib
 
+import hypothesis
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -158,3 +159,24 @@ def test_every_operation_holds_up_against_generated_requests(fuzz_schema, demo_t
 
     failures = run_operation_tests(fuzz_schema, check)
     assert not failures, f"{len(failures)} operations failed:\n\n" + "\n\n".join(failures)
+
+
+def test_sequences_of_operations_hold_up_in_the_stateful_phase(fuzz_schema):
+    """Schemathesis' stateful phase: chains of calls that feed one response's ids into the next
+    request. drf-spectacular writes no OpenAPI links, so the links are the ones Schemathesis
+    infers from the schema (its dependency analysis: `results/*/id` of a list into `{id}` and
+    `{case_pk}` of the operations below it), about 400 of them."""
+    machine = fuzz_schema.as_state_machine()
+    assert fuzz_schema.statistic.transitions.total > 100
+
+    machine.run(
+        settings=hypothesis.settings(
+            max_examples=EXAMPLES,
+            # Each scenario a chain of up to 10 calls: long enough to create, read and change.
+            stateful_step_count=10,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(hypothesis.HealthCheck),
+        )
+    )
