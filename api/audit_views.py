@@ -26,6 +26,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from api.audit import AuditedMixin, Shown
+from api.filters import BooleanFilter
+from api.pagination import StrictPageSizeMixin
 from audit import selectors
 from audit import verify as audit_verify
 from audit.models import AccessEvent
@@ -60,7 +62,7 @@ class AuditEventFilter(django_filters.FilterSet):
     outcome = django_filters.ChoiceFilter(choices=AccessEvent.Outcome.choices)
     role = django_filters.ChoiceFilter(choices=AccessEvent.Role.choices)
     resource = django_filters.CharFilter(max_length=50)
-    emergency = django_filters.BooleanFilter()
+    emergency = BooleanFilter()
     created_after = django_filters.IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label="At or after this time"
     )
@@ -128,7 +130,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LogCursorPagination(CursorPagination):
+class LogCursorPagination(StrictPageSizeMixin, CursorPagination):
     """Newest first. A cursor, not page numbers: the log grows while it is read (reading an
     access history adds to it), and page numbers would shift under the reader."""
 

@@ -79,8 +79,8 @@ class OrganisationRefSerializer(serializers.ModelSerializer):
 
 
 class OrganisationSerializer(serializers.ModelSerializer):
-    area = AreaRefSerializer(read_only=True)
-    municipality = MunicipalityRefSerializer(read_only=True)
+    area = AreaRefSerializer(read_only=True, allow_null=True)
+    municipality = MunicipalityRefSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Organisation

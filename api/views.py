@@ -7,7 +7,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from api import filters as api_filters
 from api import serializers as s
 from api.audit import AuditedMixin, Shown
 from api.authentication import token_is_expired, token_ttl
@@ -135,6 +136,10 @@ class MeView(APIView):
 
 
 class OrganisationFilter(django_filters.FilterSet):
+    # By id, not by choice of existing rows: an unknown id finds nothing rather than a 400.
+    area = django_filters.UUIDFilter(field_name="area")
+    municipality = django_filters.UUIDFilter(field_name="municipality")
+
     class Meta:
         model = Organisation
         fields = ["kind", "area", "municipality"]
@@ -168,9 +173,21 @@ class WorkerViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.worker_list()
 
 
-class ServiceFilter(django_filters.FilterSet):
+MAX_AGE = 150
+
+
+@extend_schema_field({"type": "number", "minimum": 0, "maximum": MAX_AGE})
+class AgeFilter(django_filters.NumberFilter):
+    """A child's age in years, from 0 to MAX_AGE (so the schema says which numbers fit)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=0, max_value=MAX_AGE, **kwargs)
+
+
+class ServiceFilter(api_filters.FilterSet):
     municipality = django_filters.UUIDFilter(field_name="municipalities")
-    age = django_filters.NumberFilter(method="filter_age", label="Child's age in years")
+    organisation = django_filters.UUIDFilter(field_name="organisation")
+    age = AgeFilter(method="filter_age", label="Child's age in years")
     q = django_filters.CharFilter(method="filter_text", label="Free text")
     language = django_filters.ChoiceFilter(
         field_name="languages__language",
@@ -203,6 +220,8 @@ class ServiceViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class FamilyFilter(django_filters.FilterSet):
+    municipality = django_filters.UUIDFilter(field_name="municipality")
+
     class Meta:
         model = Family
         fields = ["municipality"]

@@ -236,6 +236,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.document_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "FamilyMemberRoleEnum": "cases.models.FamilyMember.Role",
         "MembershipRoleEnum": "cases.models.OrganisationMembership.Role",

@@ -1,0 +1,158 @@
+"""The API keeps to its OpenAPI schema where the fuzzer (tests/test_fuzz_api.py) found it did not:
+each finding pinned as a plain test, so that it fails on its own when the fix goes."""
+
+import json
+
+import pytest
+from rest_framework.test import APIClient
+
+from cases.models import OrganisationMembership
+from tests.factories import (
+    MunicipalityFactory,
+    OrganisationFactory,
+    ServiceFactory,
+    WorkerFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+NOWHERE = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.fixture
+def schema():
+    response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def test_an_api_address_that_is_no_route_answers_json_404(api, owner):
+    client = api.as_user(owner)
+
+    response = client.get("/api/v1/cases/not-a-uuid/")
+    page = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "detail" in response.json()
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("size", ["abc", "0", "-1", "true", "null", "1.5"])
+def test_a_page_size_that_is_not_a_whole_number_from_1_up_is_refused(api, size):
+    response = api.get(f"/api/v1/services/?page_size={size}")
+
+    assert response.status_code == 400
+    assert "page_size" in response.json()
+
+
+def test_an_empty_page_size_means_the_default_and_a_number_is_used(api):
+    ServiceFactory.create_batch(3)
+
+    assert len(api.get("/api/v1/services/?page_size=").json()["results"]) == 3
+    assert len(api.get("/api/v1/services/?page_size=2").json()["results"]) == 2
+
+
+def test_the_access_log_refuses_a_page_size_that_is_no_number(api):
+    # The access log pages by cursor, and keeps to the same rule.
+    auditor = WorkerFactory(membership__role=OrganisationMembership.Role.AUDITOR)
+
+    response = api.as_user(auditor).get("/api/v1/audit/events/?page_size=abc")
+
+    assert response.status_code == 400
+    assert "page_size" in response.json()
+
+
+@pytest.mark.parametrize("value", ["2", "AAA", "null", "-58800"])
+def test_a_boolean_filter_refuses_what_is_not_a_boolean(api, value):
+    response = api.get(f"/api/v1/services/?low_threshold={value}")
+
+    assert response.status_code == 400
+    assert "low_threshold" in response.json()
+
+
+def test_a_boolean_filter_still_filters(api):
+    ServiceFactory(low_threshold=True)
+    ServiceFactory(low_threshold=False)
+
+    assert api.get("/api/v1/services/?low_threshold=true").json()["count"] == 1
+    assert api.get("/api/v1/services/?low_threshold=").json()["count"] == 2
+
+
+def test_a_filter_by_an_id_that_names_nothing_finds_nothing(api, owner):
+    service = ServiceFactory()
+    client = api.as_user(owner)
+
+    assert api.get(f"/api/v1/services/?organisation={NOWHERE}").json()["count"] == 0
+    assert api.get(f"/api/v1/services/?organisation={service.organisation_id}").json()["count"] == 1
+    for path in ["/api/v1/organisations/?municipality=", "/api/v1/organisations/?area="]:
+        response = client.get(f"{path}{NOWHERE}")
+        assert response.status_code == 200 and response.json()["count"] == 0
+    assert client.get(f"/api/v1/families/?municipality={NOWHERE}").status_code == 200
+
+
+@pytest.mark.parametrize("age", ["151", "-1", "1e281"])
+def test_an_age_outside_a_lifetime_is_refused(api, age):
+    response = api.get(f"/api/v1/services/?age={age}")
+
+    assert response.status_code == 400
+    assert "age" in response.json()
+
+
+def test_an_organisation_without_municipality_matches_the_schema(api, owner, schema):
+    OrganisationFactory(municipality=None, area=None)
+    MunicipalityFactory()
+
+    response = api.as_user(owner).get("/api/v1/organisations/?page_size=200")
+    without = [row for row in response.json()["results"] if row["municipality"] is None]
+    fields = schema["components"]["schemas"]["Organisation"]["properties"]
+
+    assert without, "an organisation without a municipality is listed"
+    assert fields["municipality"].get("nullable") is True
+    assert fields["area"].get("nullable") is True
+
+
+def test_the_schema_does_not_require_fields_left_out_without_consent(schema):
+    # GatedSerializer leaves out a field whose data category the reader may not read.
+    components = schema["components"]["schemas"]
+
+    assert "family" not in components["Case"].get("required", [])
+    assert "members" not in components["Family"].get("required", [])
+    assert "id" in components["Case"]["required"]
+
+
+def test_the_schema_documents_the_errors_each_operation_can_give(schema):
+    paths = schema["paths"]
+    error = {"$ref": "#/components/schemas/Error"}
+
+    detail = paths["/api/v1/cases/{id}/"]["get"]["responses"]
+    close = paths["/api/v1/cases/{id}/close/"]["post"]["responses"]
+    public = paths["/api/v1/services/"]["get"]["responses"]
+    export = paths["/api/v1/audit/events/export/"]["get"]["responses"]
+    log = paths["/api/v1/audit/events/"]["get"]["responses"]
+
+    assert {"401", "403", "404"} <= set(detail) and "400" not in detail
+    assert {"400", "401", "403", "404"} <= set(close)
+    assert close["400"]["content"]["application/json"]["schema"] == error
+    # Anyone may read the catalogue: no 401 or 403 to document; its filters can be wrong.
+    assert "400" in public and "401" not in public and "403" not in public
+    # DRF answers a cursor it cannot read with 404.
+    assert "404" in log
+    # The export answers its errors as CSV to a client that asked for CSV.
+    assert set(export["403"]["content"]) == {"application/json", "text/csv"}
+
+
+def test_every_query_parameter_that_may_be_empty_says_so(schema):
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and not parameter.get("required"):
+                    assert parameter.get("allowEmptyValue") is True, parameter["name"]
+
+
+def test_the_page_size_is_documented_from_1_up(schema):
+    parameters = schema["paths"]["/api/v1/workers/"]["get"]["parameters"]
+    page_size = next(p for p in parameters if p["name"] == "page_size")
+
+    assert page_size["schema"]["minimum"] == 1
