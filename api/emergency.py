@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from api.audit import AuditedMixin
 from api.audit_views import DENIED, AuditorMixin
+from api.pagination import StrictPageSizeMixin
 from audit.models import AccessEvent
 from audit.recorder import recorder_for
 from cases import services
@@ -102,7 +103,7 @@ class EmergencyAccessOpenView(AuditedMixin, APIView):
         return Response(EmergencyAccessSerializer(grant).data, status=status.HTTP_201_CREATED)
 
 
-class EmergencyAccessPagination(CursorPagination):
+class EmergencyAccessPagination(StrictPageSizeMixin, CursorPagination):
     ordering = ("-started_at", "id")
     page_size = 50
     page_size_query_param = "page_size"

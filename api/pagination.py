@@ -6,28 +6,31 @@ from rest_framework.pagination import PageNumberPagination
 
 
 class StrictPageSizeMixin:
-    """A `page_size` that is not a whole number from 1 up is refused with 400, not silently
-    replaced by the default; an empty one means the default."""
+    """A `page_size` that is not a whole number from 1 to `max_page_size` is refused with 400,
+    not silently replaced by the default or the cap; an empty one means the default."""
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param, "")
         if raw == "":
             return self.page_size
-        try:
-            size = int(raw)
-        except ValueError:
-            size = 0
-        if size < 1:
+        size = int(raw) if raw.isdigit() and len(raw) <= 6 else 0
+        if not 1 <= size <= self.max_page_size:
             raise ValidationError(
-                {self.page_size_query_param: [_("Give the page size as a whole number from 1 up.")]}
+                {
+                    self.page_size_query_param: [
+                        _("Give the page size as a whole number from 1 to %(max)d.")
+                        % {"max": self.max_page_size}
+                    ]
+                }
             )
-        return min(size, self.max_page_size)
+        return size
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"]["minimum"] = 1
+                parameter["schema"]["maximum"] = self.max_page_size
         return parameters
 
 
