@@ -101,6 +101,7 @@ def pytest_sessionstart(session):
 def pytest_runtest_protocol(item, nextitem):
     scanner = log_scan.session_scanner()
     if scanner is not None:
+        log_scan.attach()
         scanner.current_test = item.nodeid
     try:
         return (yield)

@@ -144,26 +144,43 @@ class _ScanHandler(logging.Handler):
 
 
 _session: LogScanner | None = None
+_handler: logging.Handler | None = None
 
 
 def install(scanner: LogScanner) -> None:
     """Watch every logger: the root, and those that do not propagate to it."""
-    global _session
+    global _session, _handler
     _session = scanner
-    handler = scanner.handler()
+    _handler = scanner.handler()
+    attach()
+
+
+def attach() -> None:
+    """(Again) put the session's handler first on the root logger and on every logger that does
+    not propagate. `django.setup()` (say, a test module importing `koordinointi.wsgi`) applies
+    settings.LOGGING with `dictConfig`, which replaces the root's handlers: so this runs before
+    every test, not only at the start of the session."""
+    if _handler is None:
+        return
     root = logging.getLogger()
     # The configured handlers keep writing what they wrote before (the level of settings.LOGGING)
     # while the root lets DEBUG records through to the scanner.
     for existing in root.handlers:
-        if existing.level == logging.NOTSET:
+        if existing.level == logging.NOTSET and existing is not _handler:
             existing.setLevel(root.level)
     # First, so that it sees each record before any handler's filter masks it: a masked code is
     # still a code that the application tried to log.
-    root.handlers.insert(0, handler)
+    if _handler in root.handlers:
+        root.handlers.remove(_handler)
+    root.handlers.insert(0, _handler)
     root.setLevel(logging.DEBUG)
     for logger in list(logging.root.manager.loggerDict.values()):
-        if isinstance(logger, logging.Logger) and not logger.propagate:
-            logger.addHandler(handler)
+        if (
+            isinstance(logger, logging.Logger)
+            and not logger.propagate
+            and _handler not in logger.handlers
+        ):
+            logger.addHandler(_handler)
 
 
 def session_scanner() -> LogScanner | None:

@@ -328,3 +328,12 @@ def test_the_session_scanner_watches_the_demo_people():
     assert HANNA_CODE in secrets
     assert {"Virtanen", "Hanna", "Eeli", "Aino", "Korhonen"} <= set(secrets)
     assert log_scan.session_scanner() is not None, "tests/conftest.py installs the scanner"
+
+
+def test_the_session_scanner_sees_every_tests_records():
+    """Even after `django.setup()` replaced the root logger's handlers (tests/test_fuzz_api.py
+    imports the WSGI application, which applies settings.LOGGING), the scan still sees."""
+    scanner = log_scan.session_scanner()
+    before = scanner.records_seen
+    logging.getLogger("koordinointi.test.seen").warning("a record without personal data")
+    assert scanner.records_seen == before + 1
