@@ -235,6 +235,7 @@ class PublicKeyView(APIView):
     """The public keys that verify consent receipts (JWK set)."""
 
     permission_classes = [AllowAny]
+    authentication_classes: list = []  # public: a stale token in the request changes nothing
 
     @extend_schema(
         responses=inline_serializer(
