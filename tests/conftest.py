@@ -90,6 +90,8 @@ def _fresh_sign_in_rate_limits():
     cache.clear()
     yield
     cache.clear()
+
+
 # --- No personal data in the log output of the whole suite (issue 8) ------------------------
 
 

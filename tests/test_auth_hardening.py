@@ -132,7 +132,7 @@ def test_the_portal_sign_in_locks_with_a_page_that_says_so(worker):
     assert response.status_code == 429
     assert "text/html" in response["Content-Type"]
     assert LOCKOUT_TEXT in response.content.decode()
-    assert '<form' in response.content.decode()  # the sign-in page itself, with its message
+    assert "<form" in response.content.decode()  # the sign-in page itself, with its message
 
 
 def test_the_admin_sign_in_locks_too():
