@@ -18,6 +18,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, override
 
 from audit import chain
 from audit.models import AccessEvent
@@ -40,6 +41,12 @@ from tests.query_counts import ACCESS_LOG, REQUEST
 pytestmark = pytest.mark.django_db
 
 REASON = "Police request: child welfare emergency at night"
+
+
+def in_finnish(message: str) -> str:
+    """The API answers in the default language, Finnish (messages are translated)."""
+    with override("fi"):
+        return gettext(message)
 
 
 @pytest.fixture
@@ -119,7 +126,8 @@ def test_without_the_permission_a_network_member_gets_403(api, case):
     response = open_access(api, user("anna.neuvola"), case)
 
     assert response.status_code == 403
-    assert "emergency access permission" in response.json()["detail"]
+    refusal = in_finnish("You do not have the emergency access permission.")
+    assert response.json()["detail"] == refusal
     assert not EmergencyAccess.objects.exists()
 
 
@@ -152,7 +160,9 @@ def test_a_worker_already_in_the_network_cannot_break_the_glass(api, case):
         worker = grant_permission(user(username))
         response = open_access(api, worker, case)
         assert response.status_code == 403
-        assert "through its network" in response.json()["detail"]
+        assert response.json()["detail"] == in_finnish(
+            "You already have access to this case through its network."
+        )
     assert not EmergencyAccess.objects.exists()
 
 
@@ -377,7 +387,10 @@ def test_it_cannot_be_extended_with_the_same_reason(api, case, ulla):
     again = open_access(api, ulla, case, reason=REASON.upper().replace(" ", "   "))
 
     assert again.status_code == 400
-    assert "never extended" in again.json()["reason"][0]
+    assert again.json()["reason"][0] == in_finnish(
+        "You have given this reason for this case before. An emergency access is never extended: "
+        "give the new reason for opening the case again."
+    )
     assert EmergencyAccess.objects.get() == first
     time_passes(hours=2.5)  # nor after it has ended
     assert open_access(api, ulla, case).status_code == 400

@@ -20,6 +20,7 @@ import pytest
 from django.db import IntegrityError, OperationalError, connection
 from django.test import Client
 from django.utils import timezone
+from django.utils.translation import gettext, override
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -525,7 +526,8 @@ def test_a_database_error_is_answered_as_a_server_error_not_swallowed(world):
         )
     assert fault.fired_on is not None
     assert response.status_code == 500
-    assert response.json() == {"detail": "Server error: please try again later."}
+    with override("fi"):  # the default language; the message is translated
+        assert response.json() == {"detail": gettext("Server error: please try again later.")}
     assert "injected fault" not in response.content.decode()
     assert changed_tables(before, snapshot()) == []
 
