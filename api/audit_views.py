@@ -26,7 +26,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from api.audit import AuditedMixin, Shown
-from api.filters import BooleanFilter
+from api.filters import BooleanFilter, IsoDateTimeFilter
 from api.pagination import StrictPageSizeMixin
 from audit import selectors
 from audit import verify as audit_verify
@@ -63,10 +63,10 @@ class AuditEventFilter(django_filters.FilterSet):
     role = django_filters.ChoiceFilter(choices=AccessEvent.Role.choices)
     resource = django_filters.CharFilter(max_length=50)
     emergency = BooleanFilter()
-    created_after = django_filters.IsoDateTimeFilter(
+    created_after = IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label="At or after this time"
     )
-    created_before = django_filters.IsoDateTimeFilter(
+    created_before = IsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt", label="Before this time"
     )
 

@@ -1,9 +1,12 @@
 """Filter pieces: a boolean filter that refuses what is not a boolean, and the FilterSet that
 uses it for the models' boolean fields."""
 
+import datetime
+
 import django_filters
 from django import forms
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import FilterSet as RestFilterSet
 from django_filters.widgets import BooleanWidget
@@ -38,3 +41,22 @@ class FilterSet(RestFilterSet):
         **RestFilterSet.FILTER_DEFAULTS,
         models.BooleanField: {"filter_class": BooleanFilter},
     }
+
+
+class _UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None or timezone.is_naive(value):
+            return value
+        # In UTC before it reaches the database: PostgreSQL refuses UTC offsets beyond ±15:59,
+        # which ISO 8601 and Python allow (+21:14, say).
+        try:
+            return value.astimezone(datetime.UTC)
+        except OverflowError as error:
+            raise forms.ValidationError(_("Give a date and time within years 1–9999.")) from error
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 date and time, any UTC offset, compared in UTC."""
+
+    field_class = _UtcIsoDateTimeField
