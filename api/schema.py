@@ -56,6 +56,9 @@ def _error_content(responses: dict) -> dict:
     return content
 
 
+NO_NUL = "^[^\\u0000]*$"
+
+
 def document_error_responses(result, generator, request, public):
     """Add the error responses each operation can give, with the one error body of the API."""
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_SCHEMA_NAME] = ERROR_SCHEMA
@@ -68,6 +71,12 @@ def document_error_responses(result, generator, request, public):
                 # django-filter and the paginators take an empty query value as no value.
                 if parameter["in"] == "query" and not parameter.get("required"):
                     parameter["allowEmptyValue"] = True
+                # Django's form fields refuse a NUL character in any text (400).
+                schema = parameter.get("schema", {})
+                if schema.get("type") == "string" and not (
+                    {"format", "enum", "pattern"} & schema.keys()
+                ):
+                    schema["pattern"] = NO_NUL
             error_content = _error_content(responses)
             for status, response in responses.items():
                 if status.startswith("4") and "content" not in response:

@@ -171,3 +171,12 @@ def test_the_page_size_is_documented_from_1_up(schema):
     page_size = next(p for p in parameters if p["name"] == "page_size")
 
     assert page_size["schema"]["minimum"] == 1
+
+
+def test_a_nul_character_in_a_text_filter_is_refused_as_the_schema_says(api):
+    response = api.get("/api/v1/services/", {"q": "a\x00b"})
+    assert response.status_code == 400 and response.json()["q"]
+    schema = api.get("/api/schema/?format=json").json()
+    parameters = schema["paths"]["/api/v1/services/"]["get"]["parameters"]
+    q = next(parameter for parameter in parameters if parameter["name"] == "q")
+    assert q["schema"]["pattern"] == "^[^\\u0000]*$"
