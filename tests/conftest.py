@@ -7,7 +7,12 @@ from rest_framework.test import APIClient
 
 from cases import services
 from tests import log_scan
-from tests.factories import MunicipalityFactory, OrganisationFactory, WorkerFactory
+from tests.factories import (
+    MunicipalityFactory,
+    OrganisationFactory,
+    UserFactory,
+    WorkerFactory,
+)
 
 
 @pytest.fixture
@@ -62,6 +67,14 @@ def outsider(organisation):
 
 
 @pytest.fixture
+def nurse(db):
+    """A worker of a clinic, to be added to `family_case`'s network."""
+    return WorkerFactory(
+        username="nurse", membership__organisation=OrganisationFactory(name="Clinic")
+    )
+
+
+@pytest.fixture
 def family_case(owner, municipality):
     family = services.family_create(
         actor=owner,
@@ -73,6 +86,14 @@ def family_case(owner, municipality):
         ],
     )
     return family.cases.get()
+
+
+@pytest.fixture
+def guardian_user(family_case):
+    """The portal account of `family_case`'s guardian."""
+    user = UserFactory(username="guardian")
+    family_case.family.members.filter(role="guardian").update(user=user)
+    return user
 
 
 @pytest.fixture(autouse=True)

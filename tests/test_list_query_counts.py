@@ -137,20 +137,6 @@ def test_every_list_endpoint_has_a_query_count_test():
 # --- The lists without a query-count test elsewhere -----------------------------------------
 
 
-@pytest.fixture
-def nurse(db):
-    return WorkerFactory(
-        username="nurse", membership__organisation=OrganisationFactory(name="Clinic")
-    )
-
-
-@pytest.fixture
-def guardian_user(family_case):
-    user = UserFactory(username="guardian")
-    family_case.family.members.filter(role="guardian").update(user=user)
-    return user
-
-
 def url(case, suffix):
     return f"/api/v1/cases/{case.pk}/{suffix}"
 

@@ -10,24 +10,10 @@ from cases import services
 from cases.models import Invitation, NetworkMember
 from consent import policy
 from consent import services as consent_services
-from tests.factories import OrganisationFactory, UserFactory, WorkerFactory
+from tests.factories import OrganisationFactory, WorkerFactory
 from tests.query_counts import ACCESS_LOG, REQUEST
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def nurse(db):
-    return WorkerFactory(
-        username="nurse", membership__organisation=OrganisationFactory(name="Clinic")
-    )
-
-
-@pytest.fixture
-def guardian_user(family_case):
-    user = UserFactory(username="guardian")
-    family_case.family.members.filter(role="guardian").update(user=user)
-    return user
 
 
 def url(case, suffix):
