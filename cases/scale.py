@@ -18,7 +18,7 @@
   consent events that lead to its state (grants by every guardian where custody is joint,
   children's views and refusals); receipts are not signed (they would be most of the time);
 - guardian's permission rows (`CaseUserObjectPermission`), computed by the policy itself:
-  `consent.policy._load_facts` over each batch of cases, then `policy._decide` for every user
+  `consent.policy.accesses_by_user` over each batch of cases: `policy.decide` for every user
   of each case, exactly as `policy.case_permissions` does for one case;
 - N x `events_per_family` access events appended through `audit.chain.append` in big batches,
   so the chain, its checkpoints and their external copy verify (`manage.py verify_audit`).
@@ -890,15 +890,13 @@ class _Generator:
 
     def permissions(self, batch: "_Batch") -> dict:
         """Guardian's rows for the batch's cases: `policy.case_permissions`, for many cases."""
-        facts = policy._load_facts(batch.cases, now=self.policy_now)
+        facts = policy.load_facts(batch.cases, now=self.policy_now)
+        accesses = policy.accesses_by_user(batch.cases, now=self.policy_now)
         rows = []
         for case in batch.cases:
             f = facts[case.pk]
-            users = {case.responsible_worker_id, *f.members, *f.guardians} | f.handover_receivers
-            f.accesses = {}
-            for user_id in sorted(users - {None}, key=str):
-                access = policy._decide(f, user_id)
-                f.accesses[user_id] = access
+            f.accesses = accesses[case.pk]
+            for user_id, access in f.accesses.items():
                 rows += [
                     CaseUserObjectPermission(
                         user_id=user_id, permission_id=self.perm_ids[name], content_object=case

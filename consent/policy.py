@@ -37,9 +37,11 @@ from cases.models import (
     FamilyMember,
     Handover,
     NetworkMember,
+    OrganisationMembership,
 )
 from consent.categories import Category, view_permission
 from consent.models import Consent, ConsentEvent
+from koordinointi.vocabulary import in_force
 
 VIEW = "view_case"
 CHANGE = "change_case"
@@ -89,22 +91,43 @@ NO_ACCESS = Access()
 
 
 @dataclass
-class _Facts:
+class Facts:
     """What the rules need to know about one case, loaded in a constant number of queries."""
 
     case: Case
-    members: dict = field(default_factory=dict)  # user_id -> organisation_id
-    guardians: set = field(default_factory=set)  # user ids
-    handover_receivers: set = field(default_factory=set)
+    # user_id -> organisation_id of their network membership in force
+    members: dict = field(default_factory=dict)
+    guardians: set = field(default_factory=set)  # user ids of guardians with an active account
+    # user_id -> organisation they would take responsibility for
+    handover_receivers: dict = field(default_factory=dict)
     consents: list = field(default_factory=list)  # (id, organisation ids, categories, withheld)
     # user_id -> (organisation_id, reason, expires_at) of the newest emergency access in force
     emergency: dict = field(default_factory=dict)
+    # user_id -> {organisation_id: end or None} of worker memberships in force (active accounts)
+    posts: dict = field(default_factory=dict)
 
 
-def _decide(facts: _Facts, user_id) -> Access:
+def _post_end(facts: Facts, user_id, organisation_id):
+    """(in post, end of that post): a worker acts for an organisation only while their
+    membership of it is in force and their account active (DESIGN.md, "In force")."""
+    posts = facts.posts.get(user_id, {})
+    return organisation_id in posts, posts.get(organisation_id)
+
+
+def _sooner(*ends):
+    return min((end for end in ends if end is not None), default=None)
+
+
+def decide(facts: Facts, user_id) -> Access:
+    """The rules: what `user_id` may do on `facts.case`, from the facts alone."""
     case = facts.case
     is_open = case.status == Case.Status.OPEN
     if user_id == case.responsible_worker_id:
+        # Named as responsible even after leaving (an open case is never without one), but a
+        # worker out of post sees nothing of it: the case waits in the reassignment queue.
+        in_post, ends = _post_end(facts, user_id, case.responsible_organisation_id)
+        if not in_post:
+            return NO_ACCESS
         return Access(
             view=True,
             change=is_open,
@@ -112,6 +135,7 @@ def _decide(facts: _Facts, user_id) -> Access:
             categories=ALL_CATEGORIES,
             organisations=frozenset({case.responsible_organisation_id}),
             role="responsible",
+            expires_at=ends,
         )
     if user_id in facts.guardians:
         return Access(view=True, categories=ALL_CATEGORIES, is_family=True, role="guardian")
@@ -119,81 +143,121 @@ def _decide(facts: _Facts, user_id) -> Access:
         return NO_ACCESS
     if user_id in facts.members:
         organisation_id = facts.members[user_id]
-        categories, withheld, consents = set(), set(), set()
-        for consent_id, organisation_ids, consented, refused_subjects in facts.consents:
-            if organisation_id in organisation_ids:
-                categories |= consented
-                withheld |= refused_subjects
-                consents |= {(category, consent_id) for category in consented}
-        return Access(
-            view=True,
-            change=True,
-            categories=frozenset(categories),
-            organisations=frozenset({organisation_id}),
-            withheld_subjects=frozenset(withheld),
-            role="member",
-            consents=tuple(sorted(consents, key=str)),
-        )
+        in_post, ends = _post_end(facts, user_id, organisation_id)
+        if in_post:
+            categories, withheld, consents = set(), set(), set()
+            for consent_id, organisation_ids, consented, refused_subjects in facts.consents:
+                if organisation_id in organisation_ids:
+                    categories |= consented
+                    withheld |= refused_subjects
+                    consents |= {(category, consent_id) for category in consented}
+            return Access(
+                view=True,
+                change=True,
+                categories=frozenset(categories),
+                organisations=frozenset({organisation_id}),
+                withheld_subjects=frozenset(withheld),
+                role="member",
+                consents=tuple(sorted(consents, key=str)),
+                expires_at=ends,
+            )
     if user_id in facts.emergency:
         # The whole case, read-only: an emergency (a child in danger, say) needs the whole
         # picture, and whoever breaks the glass answers for it in the access log.
         organisation_id, reason, expires_at = facts.emergency[user_id]
-        return Access(
-            view=True,
-            categories=ALL_CATEGORIES,
-            organisations=frozenset({organisation_id}),
-            role="emergency",
-            emergency=True,
-            purpose=reason,
-            expires_at=expires_at,
-        )
+        in_post, ends = _post_end(facts, user_id, organisation_id)
+        if in_post:
+            return Access(
+                view=True,
+                categories=ALL_CATEGORIES,
+                organisations=frozenset({organisation_id}),
+                role="emergency",
+                emergency=True,
+                purpose=reason,
+                expires_at=_sooner(expires_at, ends),
+            )
     if user_id in facts.handover_receivers:
-        return Access(view=True, role="handover")
+        in_post, ends = _post_end(facts, user_id, facts.handover_receivers[user_id])
+        if in_post:
+            return Access(view=True, role="handover", expires_at=ends)
     return NO_ACCESS
 
 
-def _load_facts(cases: list[Case], *, user=None, now=None) -> dict:
+def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
     """Facts for `cases`, for every user, or only for `user` when one is given."""
     now = now or timezone.now()
-    facts = {case.pk: _Facts(case=case) for case in cases}
+    facts = {case.pk: Facts(case=case) for case in cases}
     if not facts:
         return facts
     members = NetworkMember.objects.filter(
-        case_id__in=facts, removed_at__isnull=True, kind=NetworkMember.Kind.PROFESSIONAL
+        in_force(now, active=None, start=None, end="removed_at"),
+        case_id__in=facts,
+        kind=NetworkMember.Kind.PROFESSIONAL,
     )
     guardians = FamilyMember.objects.filter(
         family_id__in={case.family_id for case in cases},
         role=FamilyMember.Role.GUARDIAN,
         user__isnull=False,
+        user__is_active=True,
     )
     receivers = Handover.objects.filter(case_id__in=facts, status=Handover.Status.PROPOSED)
     emergencies = EmergencyAccess.objects.filter(
         case_id__in=facts, started_at__lte=now, expires_at__gt=now
+    )
+    posts = OrganisationMembership.objects.filter(
+        in_force(now, start=None), role=OrganisationMembership.Role.WORKER, user__is_active=True
     )
     if user is not None:
         members = members.filter(user=user)
         guardians = guardians.filter(user=user)
         receivers = receivers.filter(to_worker=user)
         emergencies = emergencies.filter(user=user)
-    # Members and emergency accesses in one query (a UNION): both put a worker of an
-    # organisation on the case, and emergency accesses must not cost every read a query.
+        posts = posts.filter(user=user)
+    else:
+        posts = posts.filter(
+            models.Q(user_id__in={case.responsible_worker_id for case in cases})
+            | models.Q(user_id__in=members.values("user_id"))
+            | models.Q(user_id__in=emergencies.values("user_id"))
+            | models.Q(user_id__in=receivers.values("to_worker_id"))
+        )
+    # Network members, emergency accesses and posts in one query (a UNION): each puts a worker
+    # of an organisation somewhere, and none of them may cost every read a query of its own.
     no_text = models.Value("", output_field=models.CharField())
     no_time = models.Value(None, output_field=models.DateTimeField())
+    no_case = models.Value(None, output_field=models.UUIDField())
+
+    def kind(name):
+        return models.Value(name, output_field=models.CharField())
+
+    columns = ("k", "c", "user_id", "organisation_id", "reason", "started", "ends")
     rows = (
         members.order_by()
-        .annotate(reason=no_text, started=no_time, ends=no_time)
-        .values_list("case_id", "user_id", "organisation_id", "reason", "started", "ends")
+        .annotate(k=kind("m"), c=models.F("case_id"), reason=no_text, started=no_time, ends=no_time)
+        .values_list(*columns)
     )
     rows = rows.union(
         emergencies.order_by()
-        .annotate(started=models.F("started_at"), ends=models.F("expires_at"))
-        .values_list("case_id", "user_id", "organisation_id", "reason", "started", "ends"),
+        .annotate(
+            k=kind("e"),
+            c=models.F("case_id"),
+            started=models.F("started_at"),
+            ends=models.F("expires_at"),
+        )
+        .values_list(*columns),
+        posts.order_by()
+        .annotate(
+            k=kind("p"), c=no_case, reason=no_text, started=no_time, ends=models.F("ended_at")
+        )
+        .values_list(*columns),
         all=True,
     )
     newest: dict = {}
-    for case_id, user_id, organisation_id, reason, started, ends in rows:
-        if ends is None:
+    user_posts: dict = {}
+    for k, case_id, user_id, organisation_id, reason, started, ends in rows:
+        if k == "m":
             facts[case_id].members[user_id] = organisation_id
+        elif k == "p":
+            user_posts.setdefault(user_id, {})[organisation_id] = ends
         elif (case_id, user_id) not in newest or started > newest[case_id, user_id][0]:
             newest[case_id, user_id] = (started, organisation_id, reason, ends)
     for (case_id, user_id), (_started, organisation_id, reason, ends) in newest.items():
@@ -203,12 +267,15 @@ def _load_facts(cases: list[Case], *, user=None, now=None) -> dict:
         guardian_families.setdefault(family_id, set()).add(user_id)
     for case in cases:
         facts[case.pk].guardians = guardian_families.get(case.family_id, set())
-    for case_id, user_id in receivers.values_list("case_id", "to_worker_id"):
-        facts[case_id].handover_receivers.add(user_id)
+        facts[case.pk].posts = user_posts
+    for case_id, user_id, organisation_id in receivers.values_list(
+        "case_id", "to_worker_id", "to_organisation_id"
+    ):
+        facts[case_id].handover_receivers[user_id] = organisation_id
 
     member_case_ids = [case_id for case_id, f in facts.items() if f.members]
     if member_case_ids:
-        in_force = Consent.objects.filter(
+        consents_in_force = Consent.objects.filter(
             case_id__in=member_case_ids,
             state=Consent.State.ACTIVE,
             valid_from__lte=now,
@@ -218,10 +285,10 @@ def _load_facts(cases: list[Case], *, user=None, now=None) -> dict:
         # 50 cases has some 75 consents (with their notice texts) and 120 recipients.
         refusals: dict = {}
         for consent_id, subject_id in ConsentEvent.objects.filter(
-            consent__in=in_force, kind=ConsentEvent.Kind.CHILD_REFUSED
+            consent__in=consents_in_force, kind=ConsentEvent.Kind.CHILD_REFUSED
         ).values_list("consent_id", "subject_id"):
             refusals.setdefault(consent_id, set()).add(subject_id)
-        rows = list(in_force.values_list("pk", "case_id", "categories"))
+        rows = list(consents_in_force.values_list("pk", "case_id", "categories"))
         recipients: dict = {}
         if rows:
             through = Consent.recipients.through.objects.filter(
@@ -244,25 +311,34 @@ def _load_facts(cases: list[Case], *, user=None, now=None) -> dict:
 def access_for(user, cases: Iterable[Case], *, now=None) -> dict:
     """{case id: Access} for `user` on each of `cases`, in at most six queries."""
     cases = list(cases)
-    if not user.is_authenticated or not cases:
+    if not user.is_authenticated or not user.is_active or not cases:
         return {case.pk: NO_ACCESS for case in cases}
-    facts = _load_facts(cases, user=user, now=now)
-    return {case_id: _decide(f, user.pk) for case_id, f in facts.items()}
+    facts = load_facts(cases, user=user, now=now)
+    return {case_id: decide(f, user.pk) for case_id, f in facts.items()}
+
+
+def accesses_by_user(cases: Iterable[Case], *, now=None) -> dict:
+    """{case id: {user id: Access}} for every user with any access to each of `cases`."""
+    result = {}
+    for case_id, facts in load_facts(list(cases), now=now).items():
+        case = facts.case
+        users = {case.responsible_worker_id, *facts.members, *facts.guardians}
+        users |= set(facts.handover_receivers) | set(facts.emergency)
+        result[case_id] = {
+            user_id: access
+            for user_id in sorted(users - {None}, key=str)
+            if (access := decide(facts, user_id)).codenames()
+        }
+    return result
 
 
 def case_permission_rows(case: Case, *, now=None) -> dict:
-    """Every user's permissions on `case`, as {user_id: (set of codenames, end or None)}: an
-    emergency access's permissions end with it."""
-    facts = _load_facts([case], now=now)[case.pk]
-    users = {case.responsible_worker_id, *facts.members, *facts.guardians}
-    users |= facts.handover_receivers | set(facts.emergency)
-    granted = {}
-    for user_id in users - {None}:
-        access = _decide(facts, user_id)
-        codenames = access.codenames()
-        if codenames:
-            granted[user_id] = (codenames, access.expires_at)
-    return granted
+    """Every user's permissions on `case`, as {user_id: (set of codenames, end or None)}: the
+    permissions of an emergency access, or of a membership with an end date, end with it."""
+    return {
+        user_id: (access.codenames(), access.expires_at)
+        for user_id, access in accesses_by_user([case], now=now)[case.pk].items()
+    }
 
 
 def case_permissions(case: Case, *, now=None) -> dict:
@@ -387,6 +463,20 @@ def sync_cases(*, cases: Iterable[Case]) -> None:
         sync_case(case=case)
 
 
+@transaction.atomic
+def sync_user(*, user_id) -> None:
+    """Bring guardian's rows in step on every case where the user has, or may now have, a
+    place: after their account or an organisation membership changed."""
+    cases = Case.objects.filter(
+        models.Q(caseuserobjectpermission__user_id=user_id)
+        | models.Q(responsible_worker_id=user_id)
+        | models.Q(network__user_id=user_id, network__removed_at__isnull=True)
+        | models.Q(handovers__to_worker_id=user_id, handovers__status=Handover.Status.PROPOSED)
+        | models.Q(emergency_accesses__user_id=user_id)
+    ).distinct()
+    sync_cases(cases=cases)
+
+
 def consents_for_user(user) -> QuerySet[Consent]:
     """Consents the user may see: those of cases they manage, and their own family's."""
     if not user.is_authenticated:
@@ -419,10 +509,9 @@ def auditor_organisations(user) -> frozenset:
         return frozenset()
     return frozenset(
         OrganisationMembership.objects.filter(
-            models.Q(ended_at__isnull=True) | models.Q(ended_at__gt=timezone.now()),
+            in_force(start=None),
             user=user,
             role=OrganisationMembership.Role.AUDITOR,
-            is_active=True,
         ).values_list("organisation_id", flat=True)
     )
 
@@ -500,8 +589,7 @@ def case_history_for_user(*, user, case_id, queryset: QuerySet | None = None) ->
 
 
 def _in_force(now=None):
-    now = now or timezone.now()
-    return models.Q(is_active=True) & (models.Q(ended_at__isnull=True) | models.Q(ended_at__gt=now))
+    return in_force(now, start=None)
 
 
 def coordinator_memberships(user) -> list:
