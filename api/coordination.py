@@ -685,12 +685,8 @@ class MeetingViewSet(
         policy.require(access, "manage")
         data = MinutesSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        [organisation_id] = access.organisations
         services.meeting_minutes_record(
-            actor=request.user,
-            meeting=meeting,
-            organisation_id=organisation_id,
-            **data.validated_data,
+            actor=request.user, meeting=meeting, access=access, **data.validated_data
         )
         return Response(self._fresh(meeting.pk))
 

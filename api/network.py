@@ -176,9 +176,8 @@ class NoteViewSet(
         data = s.NoteCreateSerializer(data=request.data)
         data.fields["subject"].queryset = FamilyMember.objects.filter(family_id=case.family_id)
         data.is_valid(raise_exception=True)
-        [organisation_id] = access.organisations  # the one organisation you act for here
         note = services.note_create(
-            actor=request.user, case=case, organisation_id=organisation_id, **data.validated_data
+            actor=request.user, case=case, access=access, **data.validated_data
         )
         return Response(s.NoteSerializer(note).data, status=status.HTTP_201_CREATED)
 

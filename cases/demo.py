@@ -28,6 +28,8 @@ from cases.models import (
     ServiceLanguage,
     User,
 )
+from consent import policy
+from koordinointi.vocabulary import Category
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - published on purpose: demo installations only
 EMAIL_DOMAIN = "demo.koordinointi.example"  # reserved TLD: no demo mail can reach a real inbox
@@ -650,6 +652,22 @@ COORDINATORS_GROUP = "coordinators"
 COORDINATOR_MODELS = (Area, Municipality, Organisation, Service, OrganisationMembership, User)
 
 
+# Whose records an organisation keeps, by what it mainly does (its first service).
+NOTE_CATEGORY_BY_SERVICE = {
+    "health": Category.NOTES_HEALTH,
+    "mental_health": Category.NOTES_HEALTH,
+    "social": Category.NOTES_SOCIAL,
+    "early_childhood": Category.NOTES_EDUCATION,
+    "education": Category.NOTES_EDUCATION,
+}
+
+
+def note_category_of(data) -> str:
+    if not data.services:
+        return Category.NOTES_GENERAL
+    return NOTE_CATEGORY_BY_SERVICE.get(data.services[0].category, Category.NOTES_GENERAL)
+
+
 @dataclass(frozen=True)
 class DemoUser:
     username: str
@@ -854,6 +872,7 @@ class _Seeder:
                     else None,
                     "phone": data.phone,
                     "email": data.email,
+                    "note_category": note_category_of(data),
                 },
             )
             for service_data in data.services:
@@ -1057,10 +1076,8 @@ def seed_case_network(
     result.created[Invitation] += 1
     for username, category, text in NOTES:
         author = users[username]
-        organisation = author.memberships.get(role=Role.WORKER).organisation
-        services.note_create(
-            actor=author, case=case, organisation_id=organisation.pk, category=category, text=text
-        )
+        access = policy.access_for(author, [case])[case.pk]
+        services.note_create(actor=author, case=case, access=access, category=category, text=text)
         result.created[Note] += 1
     services.plan_update(actor=tiina, case=case, data=PLAN)
     result.created[Plan] += 1

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from cases.identity_code import EncryptedTextField, blind_index, validate_identity_code
-from consent.categories import Category, view_permission
+from koordinointi.vocabulary import Category, view_permission
 
 
 class User(AbstractUser):
@@ -79,6 +79,16 @@ class Organisation(models.Model):
     )
     phone = models.CharField(_("phone"), max_length=50, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
+    note_category = models.CharField(
+        _("note category"),
+        max_length=30,
+        choices=Category.choices,
+        blank=True,
+        help_text=_(
+            "The category of this organisation's own records: its workers write notes in it, "
+            "and in the categories a consent names for the organisation."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]

@@ -73,8 +73,8 @@ from cases.models import (
 )
 from consent import policy
 from consent import services as consent_services
-from consent.categories import Category
 from consent.models import Consent, ConsentEvent
+from koordinointi.vocabulary import Category
 
 SCALE_PASSWORD = "scale-pass-2026"  # noqa: S105 - published on purpose, like the demo's
 # Families are made, inserted and given permissions and access events a batch at a time. The

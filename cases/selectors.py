@@ -20,8 +20,8 @@ from cases.models import (
     User,
 )
 from consent import policy
-from consent.categories import Category
 from consent.policy import Access
+from koordinointi.vocabulary import Category
 
 _CASE_RELATED = ("family__municipality", "responsible_worker", "responsible_organisation")
 

@@ -417,12 +417,15 @@ def note_create(
     *,
     actor: User,
     case: Case,
-    organisation_id,
+    access: policy.Access,
     category: str,
     text: str,
     subject: FamilyMember | None = None,
 ) -> Note:
-    """Record a note as a worker of `organisation` (the one they act for on this case)."""
+    """Record a note as a worker of the organisation they act for on this case (`access`, from
+    `policy.authorize`), in a category the policy lets them write in."""
+    policy.check_note_category(access, category)
+    organisation_id = access.organisation_id
     case = _locked_open_case(case.pk)
     if subject is not None and subject.family_id != case.family_id:
         raise ValidationError({"subject": _("The subject must be a member of this family.")})
@@ -613,7 +616,7 @@ def meeting_update(*, actor: User, meeting: Meeting, data: dict) -> Meeting:
 
 @transaction.atomic
 def meeting_minutes_record(
-    *, actor: User, meeting: Meeting, organisation_id, category: str, text: str
+    *, actor: User, meeting: Meeting, access: policy.Access, category: str, text: str
 ) -> Meeting:
     """Store the minutes as a note of the case in the category chosen for them (so that they
     are shown exactly as far as that category is), and mark the meeting held."""
@@ -625,7 +628,7 @@ def meeting_minutes_record(
     note = note_create(
         actor=actor,
         case=meeting.case,
-        organisation_id=organisation_id,
+        access=access,
         category=category,
         text=text,
     )

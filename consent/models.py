@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from consent.categories import Category
+from koordinointi.vocabulary import Category
 
 __all__ = ["Category", "Consent", "ConsentEvent"]
 

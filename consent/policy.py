@@ -21,6 +21,7 @@ force, so an ended emergency access shows nothing on the very next request.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -39,14 +40,14 @@ from cases.models import (
     NetworkMember,
     OrganisationMembership,
 )
-from consent.categories import Category, view_permission
 from consent.models import Consent, ConsentEvent
-from koordinointi.vocabulary import in_force
+from koordinointi.vocabulary import Category, in_force, view_permission
 
 VIEW = "view_case"
 CHANGE = "change_case"
 MANAGE = "manage_case"
 ALL_CATEGORIES = frozenset(Category.values)
+NOTE_CATEGORIES = frozenset(c for c in Category.values if c.startswith("notes_"))
 MANAGED = frozenset({VIEW, CHANGE, MANAGE}) | {view_permission(c) for c in ALL_CATEGORIES}
 
 
@@ -67,6 +68,7 @@ class Access:
     emergency: bool = False  # reads are flagged in the access log ...
     purpose: str = ""  # ... with the reason given for the emergency access
     expires_at: object = None  # when an emergency access ends
+    note_categories: frozenset = frozenset()  # the categories the user may write notes in
 
     @property
     def organisation_id(self):
@@ -97,6 +99,8 @@ class Facts:
     case: Case
     # user_id -> organisation_id of their network membership in force
     members: dict = field(default_factory=dict)
+    # user_id -> the note category of the member's organisation (its own records)
+    own_categories: dict = field(default_factory=dict)
     guardians: set = field(default_factory=set)  # user ids of guardians with an active account
     # user_id -> organisation they would take responsibility for
     handover_receivers: dict = field(default_factory=dict)
@@ -136,6 +140,7 @@ def decide(facts: Facts, user_id) -> Access:
             organisations=frozenset({case.responsible_organisation_id}),
             role="responsible",
             expires_at=ends,
+            note_categories=NOTE_CATEGORIES if is_open else frozenset(),
         )
     if user_id in facts.guardians:
         return Access(view=True, categories=ALL_CATEGORIES, is_family=True, role="guardian")
@@ -160,6 +165,9 @@ def decide(facts: Facts, user_id) -> Access:
                 role="member",
                 consents=tuple(sorted(consents, key=str)),
                 expires_at=ends,
+                # Their own organisation's records, and what a consent names for it.
+                note_categories=NOTE_CATEGORIES
+                & (categories | {facts.own_categories.get(user_id, "")}),
             )
     if user_id in facts.emergency:
         # The whole case, read-only: an emergency (a child in danger, say) needs the whole
@@ -232,7 +240,13 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
     columns = ("k", "c", "user_id", "organisation_id", "reason", "started", "ends")
     rows = (
         members.order_by()
-        .annotate(k=kind("m"), c=models.F("case_id"), reason=no_text, started=no_time, ends=no_time)
+        .annotate(
+            k=kind("m"),
+            c=models.F("case_id"),
+            reason=models.F("organisation__note_category"),
+            started=no_time,
+            ends=no_time,
+        )
         .values_list(*columns)
     )
     rows = rows.union(
@@ -256,6 +270,7 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
     for k, case_id, user_id, organisation_id, reason, started, ends in rows:
         if k == "m":
             facts[case_id].members[user_id] = organisation_id
+            facts[case_id].own_categories[user_id] = reason
         elif k == "p":
             user_posts.setdefault(user_id, {})[organisation_id] = ends
         elif (case_id, user_id) not in newest or started > newest[case_id, user_id][0]:
@@ -431,22 +446,71 @@ def cases_for_user(user, *, need: str = VIEW, queryset: QuerySet | None = None) 
     )
 
 
-def case_for_user(*, user, case_id, queryset: QuerySet | None = None) -> tuple[Case, Access]:
-    """Fetch a case and the user's access to it in one call; the unseen answer 404."""
+class Need(StrEnum):
+    """What an operation on a case needs; the policy alone says whether an access has it."""
+
+    VIEW = "view"  # see that the case exists, its responsible worker and network
+    CHANGE = "change"  # write notes and the plan
+    MANAGE = "manage"  # network, invitations, consent requests, handover, closing
+    FAMILY = "family"  # the family's own view (the portal); anyone else gets 404
+    HISTORY = "history"  # the case's access history: its responsible worker
+
+
+def has(access: Access, need: Need) -> bool:
+    """Whether `access` allows what `need` names."""
+    if need is Need.FAMILY:
+        return access.is_family
+    if need is Need.HISTORY:
+        return access.role == "responsible"
+    return bool(getattr(access, need.value))
+
+
+def check(access: Access, need: Need) -> None:
+    """404 for what the user may not even see (and for anyone but the family where the family's
+    own view is asked for), PermissionDenied for what they see but may not do."""
+    if not access.view or (need is Need.FAMILY and not access.is_family):
+        raise Http404
+    if not has(access, need):
+        raise PermissionDenied
+
+
+def check_note_category(access: Access, category: str) -> None:
+    """A 400 with a message unless the user may write a note in `category` on this case."""
+    if category not in access.note_categories:
+        raise ValidationError(
+            {
+                "category": _(
+                    "You may write notes only in your own organisation's category and in the "
+                    "categories a consent names for your organisation."
+                )
+            }
+        )
+
+
+def authorize(
+    *, user, case_id, need: Need = Need.VIEW, queryset: QuerySet | None = None
+) -> tuple[Case, Access]:
+    """Fetch a case and the user's access to it in one call, and check that it allows `need`.
+
+    The unseen answer 404 (the same as a case that does not exist); the seen but not allowed,
+    PermissionDenied.
+    """
     try:
         case = cases_for_user(user, queryset=queryset).get(pk=case_id)
     except (Case.DoesNotExist, ValidationError, ValueError):
         raise Http404 from None
     access = access_for(user, [case])[case.pk]
-    if not access.view:  # guardian's row outlived the rule (cannot happen after a sync)
-        raise Http404
+    check(access, need)
     return case, access
 
 
-def require(access: Access, what: str) -> None:
-    """Raise PermissionDenied unless `access` allows `what` ("change" or "manage")."""
-    if not getattr(access, what):
-        raise PermissionDenied
+def case_for_user(*, user, case_id, queryset: QuerySet | None = None) -> tuple[Case, Access]:
+    """Fetch a case and the user's access to it in one call; the unseen answer 404."""
+    return authorize(user=user, case_id=case_id, queryset=queryset)
+
+
+def require(access: Access, what: str) -> None:  # transitional: api/ moves to `authorize`
+    check(access, Need(what))
 
 
 def families_for_user(user) -> QuerySet:
@@ -573,10 +637,7 @@ def family_for_guardian(*, user, family_id):
 def case_history_for_user(*, user, case_id, queryset: QuerySet | None = None) -> tuple:
     """(case, Access) for the responsible worker of the case, who may read its access history;
     others who see the case get 403, the unseen 404."""
-    case, access = case_for_user(user=user, case_id=case_id, queryset=queryset)
-    if access.role != "responsible":
-        raise PermissionDenied
-    return case, access
+    return authorize(user=user, case_id=case_id, need=Need.HISTORY, queryset=queryset)
 
 
 # --- Coordination (issue 6): coordinators, the reassignment queue, incoming referrals ----------

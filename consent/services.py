@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 
 from cases.models import Case, FamilyMember, Organisation, User
 from consent import policy
-from consent.categories import Category
 from consent.models import Consent, ConsentEvent
+from koordinointi.vocabulary import Category, age_on
 
 NOTICE_VERSION = "2026-11-1"
 DECISIONS = {ConsentEvent.Kind.GRANTED, ConsentEvent.Kind.REFUSED, ConsentEvent.Kind.REVOKED}
@@ -210,11 +210,7 @@ def consent_decide(
 
 
 def child_age(child: FamilyMember, today: datetime.date | None = None) -> int | None:
-    if child.birth_date is None:
-        return None
-    today = today or timezone.localdate()
-    born = child.birth_date
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return age_on(child.birth_date, today)
 
 
 @transaction.atomic

@@ -249,7 +249,7 @@ SPECTACULAR_SETTINGS = {
         "OrganisationKindEnum": "cases.models.Organisation.Kind",
         "NetworkMemberKindEnum": "cases.models.NetworkMember.Kind",
         "InvitationStatusEnum": "cases.models.Invitation.Status",
-        "DataCategoryEnum": "consent.categories.Category",
+        "DataCategoryEnum": "koordinointi.vocabulary.Category",
         "ConsentStateEnum": "consent.models.Consent.State",
         "ConsentEventKindEnum": "consent.models.ConsentEvent.Kind",
         "ConsentChannelEnum": "consent.models.ConsentEvent.Channel",

@@ -1,9 +1,12 @@
-"""Words every app shares and none owns: when a dated row is in force. Imports no domain app."""
+"""Words every app shares and none owns: data categories, when a dated row is in force, a
+child's age. Imports no domain app."""
 
 import datetime
 
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 def in_force(
@@ -44,3 +47,29 @@ def is_in_force(
     if start is not None and getattr(row, start) > now:
         return False
     return active is None or bool(getattr(row, active))
+
+
+class Category(models.TextChoices):
+    BASIC = "basic", _("Basic information")
+    PLAN = "plan", _("Plan")
+    NOTES_SOCIAL = "notes_social", _("Social care notes")
+    NOTES_HEALTH = "notes_health", _("Health care notes")
+    NOTES_EDUCATION = "notes_education", _("Education notes")
+    NOTES_GENERAL = "notes_general", _("General notes")
+
+
+def view_permission(category: str) -> str:
+    """Codename of the per-case permission that lets a user read one data category."""
+    return f"view_case_{category}"
+
+
+def age_on(birth_date: datetime.date | None, today: datetime.date | None = None) -> int | None:
+    """Age in whole years on `today` (None when the birth date is not known)."""
+    if birth_date is None:
+        return None
+    today = today or timezone.localdate()
+    return (
+        today.year
+        - birth_date.year
+        - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    )

@@ -70,7 +70,8 @@ def outsider(organisation):
 def nurse(db):
     """A worker of a clinic, to be added to `family_case`'s network."""
     return WorkerFactory(
-        username="nurse", membership__organisation=OrganisationFactory(name="Clinic")
+        username="nurse",
+        membership__organisation=OrganisationFactory(name="Clinic", note_category="notes_health"),
     )
 
 

@@ -69,3 +69,10 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     name_fi = factory.Sequence(lambda n: f"Palvelu {n}")
     name_en = factory.Sequence(lambda n: f"Service {n}")
     category = models.Service.Category.FAMILY_SUPPORT
+
+
+def access_of(user, case):
+    """The user's access to `case` now, as `consent.policy.authorize` gives it to a service."""
+    from consent import policy
+
+    return policy.access_for(user, [case])[case.pk]

@@ -25,6 +25,7 @@ from cases import demo, services
 from cases.models import Case, Family, Note, Organisation, User
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
+from tests.factories import access_of
 
 pytestmark = pytest.mark.django_db
 
@@ -214,7 +215,7 @@ def test_notes_of_another_organisation_are_logged_as_disclosed_under_the_consent
     services.note_create(
         actor=tiina,
         case=scenario.case,
-        organisation_id=scenario.social_work.pk,
+        access=access_of(tiina, scenario.case),
         category="notes_health",
         text="Lääkärin lausunto saatu.",
     )

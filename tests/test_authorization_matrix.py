@@ -56,7 +56,7 @@ from cases.models import (
 )
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
-from tests.factories import WorkerFactory
+from tests.factories import WorkerFactory, access_of
 
 pytestmark = pytest.mark.django_db
 
@@ -574,7 +574,7 @@ def _build_world() -> World:
     k_note = services.note_create(
         actor=ulla,
         case=korhonen,
-        organisation_id=korhonen.responsible_organisation_id,
+        access=access_of(ulla, korhonen),
         category="notes_social",
         text="Korhonen: kotikäynti, isä työtön.",
     )
@@ -628,7 +628,7 @@ def _build_world() -> World:
     n_note = services.note_create(
         actor=tiina,
         case=nieminen,
-        organisation_id=nieminen.responsible_organisation_id,
+        access=access_of(tiina, nieminen),
         category="notes_social",
         text="Nieminen: perhe muuttaa pois.",
     )

@@ -11,7 +11,7 @@ from cases.models import Case, FamilyMember, Note, User
 from consent import policy, receipts
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent, ImmutableError
-from tests.factories import OrganisationFactory, UserFactory, WorkerFactory
+from tests.factories import OrganisationFactory, UserFactory, WorkerFactory, access_of
 from tests.query_counts import ACCESS_LOG, REQUEST
 
 pytestmark = pytest.mark.django_db
@@ -286,7 +286,7 @@ def test_a_child_of_fifteen_may_refuse_disclosure_of_notes_about_them(api, scena
     services.note_create(
         actor=tiina,
         case=scenario,
-        organisation_id=scenario.responsible_organisation_id,
+        access=access_of(tiina, scenario),
         category="notes_health",
         subject=aino,
         text="About Aino",

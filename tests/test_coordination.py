@@ -26,7 +26,7 @@ from cases.models import (
     User,
 )
 from consent.models import Consent
-from tests.factories import OrganisationFactory, ServiceFactory, WorkerFactory
+from tests.factories import OrganisationFactory, ServiceFactory, WorkerFactory, access_of
 from tests.query_counts import ACCESS_LOG, REQUEST
 
 pytestmark = pytest.mark.django_db
@@ -609,7 +609,7 @@ def test_minutes_are_kept_as_a_note_of_their_category(scenario):
     meeting = services.meeting_minutes_record(
         actor=tiina,
         meeting=meeting,
-        organisation_id=scenario.responsible_organisation_id,
+        access=access_of(tiina, scenario),
         category="notes_health",
         text="Muistio",
     )
@@ -641,7 +641,7 @@ def test_the_meeting_and_referral_lists_have_a_constant_number_of_queries(
             services.meeting_minutes_record(
                 actor=tiina,
                 meeting=meeting,
-                organisation_id=scenario.responsible_organisation_id,
+                access=access_of(tiina, scenario),
                 category="notes_health",
                 text="Muistio",
             )

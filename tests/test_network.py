@@ -10,7 +10,7 @@ from cases import services
 from cases.models import Invitation, NetworkMember
 from consent import policy
 from consent import services as consent_services
-from tests.factories import OrganisationFactory, WorkerFactory
+from tests.factories import OrganisationFactory, WorkerFactory, access_of
 from tests.query_counts import ACCESS_LOG, REQUEST
 
 pytestmark = pytest.mark.django_db
@@ -199,12 +199,11 @@ def test_a_member_sees_own_notes_and_consented_categories_only(
 ):
     add_member(owner, family_case, nurse)
     clinic = nurse.memberships.get().organisation
-    owner_org = family_case.responsible_organisation_id
     for category in ["notes_social", "notes_health", "notes_general"]:
         services.note_create(
             actor=owner,
             case=family_case,
-            organisation_id=owner_org,
+            access=access_of(owner, family_case),
             category=category,
             text=category,
         )
@@ -279,14 +278,13 @@ def test_note_list_query_count_is_constant(
     add_member(owner, family_case, nurse)
     clinic = nurse.memberships.get().organisation
     grant(family_case, owner, clinic, ["notes_health"], guardian_user)
-    owner_org = family_case.responsible_organisation_id
 
     def write(n):
         for _ in range(n):
             services.note_create(
                 actor=owner,
                 case=family_case,
-                organisation_id=owner_org,
+                access=access_of(owner, family_case),
                 category="notes_health",
                 text="x",
             )

@@ -34,6 +34,7 @@ from cases.retention import PURGE_PURPOSE
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
 from tests.db_state import FailAtWrite, changed_tables, dry_run, snapshot
+from tests.factories import access_of
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +73,6 @@ def _closed_case(users, *, name: str, days_ago: int | None, family: Family | Non
         case = family.cases.get()
     else:
         case = services.case_open(actor=tiina, family=family)
-    organisation = tiina.memberships.get().organisation
     mll = Organisation.objects.get(code="mll-paijat-hame")
     member = services.network_add_professional(actor=tiina, case=case, user=anna, role="Neuvola")
     services.network_add_informal(actor=tiina, case=case, name="Mummo", relationship="isoäiti")
@@ -82,7 +82,7 @@ def _closed_case(users, *, name: str, days_ago: int | None, family: Family | Non
     services.note_create(
         actor=tiina,
         case=case,
-        organisation_id=organisation.pk,
+        access=access_of(tiina, case),
         category="notes_social",
         text=f"Muistiinpano perheestä {name}",
     )
@@ -102,7 +102,7 @@ def _closed_case(users, *, name: str, days_ago: int | None, family: Family | Non
     services.meeting_minutes_record(
         actor=tiina,
         meeting=meeting,
-        organisation_id=organisation.pk,
+        access=access_of(tiina, case),
         category="notes_general",
         text="Pöytäkirja",
     )
