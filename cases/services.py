@@ -39,6 +39,7 @@ from cases.models import (
     User,
 )
 from consent import policy
+from koordinointi.vocabulary import in_force
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 def acting_organisation(*, user: User, organisation: Organisation | None = None) -> Organisation:
     """The organisation `user` acts for as a worker: the one given, or their only one."""
     memberships = OrganisationMembership.objects.filter(
-        user=user, is_active=True, role=OrganisationMembership.Role.WORKER
+        in_force(start=None), user=user, role=OrganisationMembership.Role.WORKER
     ).select_related("organisation")
     if organisation is not None:
         memberships = memberships.filter(organisation=organisation)
@@ -139,8 +140,7 @@ def case_update(*, actor: User, case: Case, opening_reason: str) -> Case:
 @transaction.atomic
 def case_close(*, actor: User, case: Case, reason: str) -> Case:
     case = _locked_open_case(case.pk)
-    if case.responsible_worker_id != actor.pk:
-        raise PermissionDenied(_("Only the responsible worker can close the case."))
+    policy.require_responsible(actor, case, _("Only the responsible worker can close the case."))
     if not reason.strip():
         raise ValidationError({"reason": _("Give a reason for closing the case.")})
     Handover.objects.filter(case=case, status=Handover.Status.PROPOSED).update(
@@ -165,8 +165,9 @@ def handover_propose(
     message: str = "",
 ) -> Handover:
     case = _locked_open_case(case.pk)
-    if case.responsible_worker_id != actor.pk:
-        raise PermissionDenied(_("Only the responsible worker can propose a handover."))
+    policy.require_responsible(
+        actor, case, _("Only the responsible worker can propose a handover.")
+    )
     if to_worker.pk == actor.pk:
         raise ValidationError({"to_worker": _("You are already the responsible worker.")})
     if not to_worker.is_active:
@@ -200,7 +201,7 @@ def handover_accept(*, actor: User, handover: Handover) -> Handover:
     of two concurrent accepts exactly one succeeds.
     """
     case = _locked_open_case(handover.case_id)
-    if handover.to_worker_id != actor.pk:
+    if policy.handover_party(actor, handover) != "receiver":
         raise PermissionDenied(_("Only the receiving worker can accept this handover."))
     acting_organisation(user=actor, organisation=handover.to_organisation)
     claimed = Handover.objects.filter(
@@ -221,9 +222,10 @@ def handover_accept(*, actor: User, handover: Handover) -> Handover:
 @transaction.atomic
 def handover_decline(*, actor: User, handover: Handover) -> Handover:
     """The receiver declines, or the proposer withdraws; the responsible worker stays."""
-    if actor.pk == handover.to_worker_id:
+    party = policy.handover_party(actor, handover)
+    if party == "receiver":
         new_status = Handover.Status.DECLINED
-    elif actor.pk == handover.from_worker_id:
+    elif party == "proposer":
         new_status = Handover.Status.CANCELLED
     else:
         raise PermissionDenied(_("Only the two workers of a handover can decline it."))
@@ -362,11 +364,7 @@ def invitation_by_key(*, user: User, key: str) -> Invitation:
 
 
 def _check_invitee(invitation: Invitation, actor: User) -> None:
-    if invitation.invited_user_id is not None:
-        allowed = invitation.invited_user_id == actor.pk
-    else:
-        allowed = bool(actor.email) and actor.email.lower() == invitation.email.lower()
-    if not allowed:
+    if not policy.is_invitee(actor, invitation):
         raise PermissionDenied(_("This invitation is for someone else."))
     if invitation.status != Invitation.Status.PENDING:
         raise ValidationError(_("This invitation has already been answered or withdrawn."))
@@ -736,7 +734,9 @@ def referral_accept(
 def worker_deactivate(*, actor: User, worker: User) -> User:
     """Close a worker's account. Their open cases stay theirs, and wait in the coordinators'
     reassignment queue until a new responsible worker accepts; handovers and invitations that
-    were waiting for them are withdrawn, as they can no longer answer."""
+    were waiting for them are withdrawn, as they can no longer answer. Only a coordinator, and
+    only a worker's account (policy.require_may_deactivate)."""
+    policy.require_may_deactivate(user=actor, worker=worker)
     worker = User.objects.select_for_update().get(pk=worker.pk)
     if worker.is_active:
         worker.is_active = False

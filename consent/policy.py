@@ -35,10 +35,13 @@ from cases.models import (
     Case,
     CaseUserObjectPermission,
     EmergencyAccess,
+    Family,
     FamilyMember,
     Handover,
+    Municipality,
     NetworkMember,
     OrganisationMembership,
+    Referral,
 )
 from consent.models import Consent, ConsentEvent
 from koordinointi.vocabulary import Category, in_force, view_permission
@@ -513,10 +516,93 @@ def require(access: Access, what: str) -> None:  # transitional: api/ moves to `
     check(access, Need(what))
 
 
+# --- Rules about who answers what: plain functions over the rows they are about ---------------
+
+
+def worker_posts(user, *, now=None) -> frozenset:
+    """Ids of the organisations the user acts for as a worker now (membership in force, account
+    active)."""
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    return frozenset(
+        OrganisationMembership.objects.filter(
+            in_force(now, start=None), user=user, role=OrganisationMembership.Role.WORKER
+        ).values_list("organisation_id", flat=True)
+    )
+
+
+def is_worker(user) -> bool:
+    """A worker of some organisation now (not a family member, auditor or coordinator)."""
+    return bool(worker_posts(user))
+
+
+def is_responsible(user, case: Case, *, now=None) -> bool:
+    """The case's responsible worker, while in post in its responsible organisation."""
+    return (
+        user.is_authenticated
+        and case.responsible_worker_id == user.pk
+        and case.responsible_organisation_id in worker_posts(user, now=now)
+    )
+
+
+def require_responsible(user, case: Case, message: str) -> None:
+    if not is_responsible(user, case):
+        raise PermissionDenied(message)
+
+
+def handover_party(user, handover: Handover) -> str | None:
+    """ "receiver" or "proposer" of a handover, or None."""
+    if user.pk == handover.to_worker_id:
+        return "receiver"
+    if user.pk == handover.from_worker_id:
+        return "proposer"
+    return None
+
+
+def is_invitee(user, invitation) -> bool:
+    """The person an invitation is for: its account, or the account with its e-mail."""
+    if invitation.invited_user_id is not None:
+        return invitation.invited_user_id == user.pk
+    return bool(user.email) and user.email.lower() == invitation.email.lower()
+
+
+def guardian_in_family(user, family_id):
+    """The user's guardian row in the family (an active account), or None."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    return FamilyMember.objects.filter(
+        family_id=family_id, role=FamilyMember.Role.GUARDIAN, user=user
+    ).first()
+
+
+def consent_decider(user, consent) -> tuple[str, object]:
+    """Who decides on a consent: ("guardian", their row) for a guardian of the family, or
+    ("responsible", None) for the responsible worker recording a guardian's decision given on
+    paper or in person; PermissionDenied for anyone else."""
+    own = guardian_in_family(user, consent.case.family_id)
+    if own is not None:
+        return "guardian", own
+    require_responsible(
+        user, consent.case, _("Only a guardian of the family can decide on this consent.")
+    )
+    return "responsible", None
+
+
+def child_view_recorder(user, consent, child) -> str:
+    """Who records a child's view: "child" (the child themself), "guardian" or "responsible";
+    PermissionDenied for anyone else."""
+    if child.user_id is not None and child.user_id == user.pk and user.is_active:
+        return "child"
+    if guardian_in_family(user, consent.case.family_id) is not None:
+        return "guardian"
+    require_responsible(
+        user, consent.case, _("Only the family or the responsible worker can record this.")
+    )
+    return "responsible"
+
+
 def families_for_user(user) -> QuerySet:
     """Families with a case the user may see; which of their data shows is per `access_for`."""
-    from cases.models import Family
-
     if not user.is_authenticated:
         return Family.objects.none()
     return Family.objects.filter(pk__in=cases_for_user(user).values("family_id"))
@@ -567,8 +653,6 @@ def consent_for_user(*, user, consent_id, queryset: QuerySet | None = None) -> C
 
 def auditor_organisations(user) -> frozenset:
     """Ids of the organisations where `user` is an auditor now (an active, unended membership)."""
-    from cases.models import OrganisationMembership
-
     if not user.is_authenticated:
         return frozenset()
     return frozenset(
@@ -599,7 +683,6 @@ def audit_events_for_auditor(user, *, organisations: Iterable | None = None) -> 
     Pass `organisations` when the caller already has `auditor_organisations(user)`.
     """
     from audit.models import AccessEvent
-    from cases.models import OrganisationMembership
 
     if organisations is None:
         organisations = auditor_organisations(user)
@@ -619,8 +702,6 @@ def audit_events_for_auditor(user, *, organisations: Iterable | None = None) -> 
 def family_for_guardian(*, user, family_id):
     """The family of which `user` is a guardian; 404 for everyone else, who may not even learn
     that it exists."""
-    from cases.models import Family
-
     if not user.is_authenticated:
         raise Http404
     try:
@@ -655,8 +736,6 @@ def _in_force(now=None):
 
 def coordinator_memberships(user) -> list:
     """The user's coordinator memberships in force, with their organisations."""
-    from cases.models import OrganisationMembership
-
     if not user.is_authenticated or not user.is_active:
         return []
     return list(
@@ -688,8 +767,6 @@ def coordinator_access(memberships) -> Access:
 
 def coordinated_cases(memberships) -> QuerySet[Case]:
     """Cases in the scope of these coordinator memberships."""
-    from cases.models import Municipality
-
     if not memberships:
         return Case.objects.none()
     areas = {m.organisation.area_id for m in memberships}
@@ -703,8 +780,6 @@ def coordinated_cases(memberships) -> QuerySet[Case]:
 def worker_in_post(now=None):
     """Active worker memberships in force: a responsible worker needs one in the case's
     responsible organisation (used as an `Exists` over `OuterRef`s of a case)."""
-    from cases.models import OrganisationMembership
-
     return OrganisationMembership.objects.filter(
         _in_force(now),
         user_id=models.OuterRef("responsible_worker_id"),
@@ -755,12 +830,16 @@ def require_may_deactivate(*, user, worker) -> None:
     require_coordinator(user)
     if worker.pk == user.pk or worker.is_superuser or worker.is_staff:
         raise PermissionDenied
+    # Workers only: a guardian's or a child's account is the family's, not the area's to close.
+    is_worker_account = OrganisationMembership.objects.filter(
+        user=worker, role=OrganisationMembership.Role.WORKER
+    ).exists()
+    if not is_worker_account or FamilyMember.objects.filter(user=worker).exists():
+        raise PermissionDenied(_("A coordinator can deactivate only workers' accounts."))
 
 
 def worker_organisations(user, *, now=None) -> frozenset:
     """Ids of the organisations where the user is a worker now."""
-    from cases.models import OrganisationMembership
-
     if not user.is_authenticated:
         return frozenset()
     return frozenset(
@@ -772,8 +851,6 @@ def worker_organisations(user, *, now=None) -> frozenset:
 
 def incoming_referrals_for_user(user, *, queryset: QuerySet | None = None) -> QuerySet:
     """Referrals to the organisations the user works for now."""
-    from cases.models import OrganisationMembership, Referral
-
     base = Referral.objects.all() if queryset is None else queryset
     if not user.is_authenticated:
         return base.none()
@@ -786,8 +863,6 @@ def incoming_referrals_for_user(user, *, queryset: QuerySet | None = None) -> Qu
 
 def incoming_referral_for_user(*, user, referral_id, queryset: QuerySet | None = None):
     """One referral to an organisation the user works for; 404 for any other."""
-    from cases.models import Referral
-
     try:
         return incoming_referrals_for_user(user, queryset=queryset).get(pk=referral_id)
     except (Referral.DoesNotExist, ValidationError, ValueError):

@@ -4,7 +4,7 @@ receipt for each decision and resynchronises the case's permissions, in one tran
 import datetime
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -132,15 +132,11 @@ def _resolve_grantor(
 ) -> FamilyMember:
     """A guardian decides for themself; the responsible worker may record a guardian's decision
     given on paper or in person, naming that guardian."""
-    own = FamilyMember.objects.filter(
-        family_id=consent.case.family_id, role=FamilyMember.Role.GUARDIAN, user=actor
-    ).first()
-    if own is not None:
+    decider, own = policy.consent_decider(actor, consent)
+    if decider == "guardian":
         if channel not in FAMILY_CHANNELS:
             raise ValidationError({"channel": _("A guardian decides through the portal or API.")})
         return own
-    if consent.case.responsible_worker_id != actor.pk:
-        raise PermissionDenied(_("Only a guardian of the family can decide on this consent."))
     if channel not in WORKER_CHANNELS:
         raise ValidationError(
             {"channel": _("A worker records a decision as 'on_behalf' or 'paper'.")}
@@ -226,12 +222,7 @@ def consent_child_view(
     consent = Consent.objects.select_for_update().select_related("case__family").get(pk=consent.pk)
     if child.family_id != consent.case.family_id or child.role != FamilyMember.Role.CHILD:
         raise ValidationError({"child": _("Name a child of this family.")})
-    is_child_self = child.user_id is not None and child.user_id == actor.pk
-    is_guardian = FamilyMember.objects.filter(
-        family_id=consent.case.family_id, role=FamilyMember.Role.GUARDIAN, user=actor
-    ).exists()
-    if not (is_child_self or is_guardian or consent.case.responsible_worker_id == actor.pk):
-        raise PermissionDenied(_("Only the family or the responsible worker can record this."))
+    recorder = policy.child_view_recorder(actor, consent, child)
     age = child_age(child)
     if age is None or age < settings.CONSENT_CHILD_VIEW_AGE:
         raise ValidationError(
@@ -249,9 +240,9 @@ def consent_child_view(
         )
     if consent.effective_state() in (Consent.State.WITHDRAWN, Consent.State.REFUSED):
         raise ValidationError(_("This consent is no longer in force."))
-    if is_child_self:
+    if recorder == "child":
         channel = ConsentEvent.Channel.PORTAL
-    elif is_guardian:
+    elif recorder == "guardian":
         channel = ConsentEvent.Channel.API
     else:
         channel = ConsentEvent.Channel.ON_BEHALF

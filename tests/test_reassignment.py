@@ -367,10 +367,10 @@ def make_move(rng, move, kaisa, workers):
         handover = rng.choice(proposed)
         services.handover_decline(actor=handover.to_worker, handover=handover)
     elif move == "close":
+        # Only a responsible worker in post may close (one who has left sees nothing of it).
+        left = policy.cases_without_worker_in_post().values("pk")
         open_cases = list(
-            Case.objects.filter(status="open", responsible_worker__is_active=True).order_by(
-                "family__name"
-            )
+            Case.objects.filter(status="open").exclude(pk__in=left).order_by("family__name")
         )
         if open_cases:
             case = rng.choice(open_cases)
