@@ -356,7 +356,10 @@ def _label(choices, value) -> str:
 
 
 class WhoSerializer(serializers.Serializer):
-    name = serializers.CharField(allow_null=True, help_text="Null when nobody was signed in.")
+    name = serializers.CharField(
+        allow_null=True,
+        help_text="Null when nobody was signed in, or for a refused person who is not a worker.",
+    )
     organisation = serializers.CharField(
         allow_null=True, help_text="The organisation they acted for, if any."
     )
@@ -388,12 +391,13 @@ class CaseAccessHistorySerializer(AccessHistorySerializer):
 
 
 def history_entry(event: AccessEvent, people: selectors.People) -> dict:
+    named = policy.reader_named(event, workers=people.workers)
     return {
         "time": event.created_at,
         "who": {
-            "id": event.user_id,
-            "username": event.username,
-            "name": people.users.get(event.user_id, event.username or None),
+            "id": event.user_id if named else None,
+            "username": event.username if named else "",
+            "name": people.users.get(event.user_id, event.username or None) if named else None,
             "organisation": people.organisations.get(event.organisation_id),
             "role": _label(AccessEvent.Role.choices, event.role),
         },

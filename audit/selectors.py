@@ -12,12 +12,12 @@ from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Window
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Window
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, RowNumber
 from django.utils import timezone
 
 from audit.models import AccessEvent
-from cases.models import Case, Family, Organisation, User
+from cases.models import Case, Family, Organisation, OrganisationMembership, User
 
 Role = AccessEvent.Role
 Outcome = AccessEvent.Outcome
@@ -50,6 +50,7 @@ class People:
 
     users: dict = field(default_factory=dict)  # id -> full name (or username)
     organisations: dict = field(default_factory=dict)  # id -> name
+    workers: frozenset = frozenset()  # ids of the users who are (or were) workers
 
 
 def people_of(events) -> People:
@@ -58,16 +59,24 @@ def people_of(events) -> People:
     events = list(events)
     user_ids = {e.user_id for e in events if e.user_id}
     org_ids = {e.organisation_id for e in events if e.organisation_id}
-    users = {}
+    users, workers = {}, set()
     if user_ids:
-        for pk, first, last, username in User.objects.filter(pk__in=user_ids).values_list(
-            "pk", "first_name", "last_name", "username"
-        ):
+        worker = OrganisationMembership.objects.filter(
+            user_id=OuterRef("pk"), role=OrganisationMembership.Role.WORKER
+        )
+        rows = (
+            User.objects.filter(pk__in=user_ids)
+            .annotate(is_worker=Exists(worker))
+            .values_list("pk", "first_name", "last_name", "username", "is_worker")
+        )
+        for pk, first, last, username, is_worker in rows:
             users[pk] = f"{first} {last}".strip() or username
+            if is_worker:
+                workers.add(pk)
     organisations = {}
     if org_ids:
         organisations = dict(Organisation.objects.filter(pk__in=org_ids).values_list("pk", "name"))
-    return People(users=users, organisations=organisations)
+    return People(users=users, organisations=organisations, workers=frozenset(workers))
 
 
 # --- Anomalies ----------------------------------------------------------------------------------

@@ -699,6 +699,14 @@ def audit_events_for_auditor(user, *, organisations: Iterable | None = None) -> 
     )
 
 
+def reader_named(event, *, workers) -> bool:
+    """Whether an access history names who read: a worker always, refused attempts too (the
+    family may ask them why); anyone else only where the read was allowed. A refused person who
+    is not a worker (another family's guardian, say) is "someone without access", never by
+    name: naming them would tell that they too are a client."""
+    return event.user_id in workers or event.outcome == "allowed"
+
+
 def family_for_guardian(*, user, family_id):
     """The family of which `user` is a guardian; 404 for everyone else, who may not even learn
     that it exists."""

@@ -13,6 +13,7 @@ from consent import selectors as consent_selectors
 from consent import services as consent_services
 from consent.categories import Category
 from consent.models import Consent, ConsentEvent
+from consent import policy
 from consent.policy import Access
 
 # What each logged resource is, in words a family understands.
@@ -53,11 +54,12 @@ def describe_events(events) -> list[dict]:
     }
     rows = []
     for event in events:
+        named = policy.reader_named(event, workers=people.workers)
         rows.append(
             {
                 "event": event,
-                "name": people.users.get(event.user_id, ""),
-                "known": event.user_id in people.users,
+                "name": people.users.get(event.user_id, "") if named else "",
+                "known": event.user_id in people.users and named,
                 "organisation": people.organisations.get(event.organisation_id, ""),
                 "title": titles.get((event.user_id, event.organisation_id), ""),
                 "role": AccessEvent.Role(event.role).label
