@@ -1,11 +1,16 @@
-"""Shared fixtures: an API client that signs in as a given user, and three fixed people; and the
-scan of the whole session's log output for personal data (tests/log_scan.py)."""
+"""Shared fixtures: an API client that signs in as a given user, three fixed people, the demo
+personas and the Virtanen scenario of DESIGN.md; and the scan of the whole session's log output
+for personal data (tests/log_scan.py)."""
+
+from dataclasses import dataclass
 
 import pytest
 from django.core.cache import cache
+from django.db import transaction
+from django.test import override_settings
 from rest_framework.test import APIClient
 
-from cases import services
+from cases import demo, services
 from tests import log_scan
 from tests.factories import (
     MunicipalityFactory,
@@ -95,6 +100,71 @@ def guardian_user(family_case):
     user = UserFactory(username="guardian")
     family_case.family.members.filter(role="guardian").update(user=user)
     return user
+
+
+# --- The demo personas and the Virtanen scenario (DESIGN.md, "Demo scenario"), defined once ------
+
+TIINA = "tiina.vastuu"  # family social worker: responsible worker of the Virtanen case
+ANNA = "anna.neuvola"  # public health nurse: member, consent for basic, plan, notes_health
+OLLI = "olli.opettaja"  # teacher: member, consent requested and not yet given
+JENNI = "jenni.jarjesto"  # NGO family worker: invited, not a member
+ULLA = "ulla.ulkopuolinen"  # social worker in Lahti: unrelated
+HANNA = "hanna.huoltaja"  # guardian of the Virtanen family, portal user
+TERO = "tero.tarkastaja"  # auditor of the wellbeing area
+KAISA = "kaisa.koordinaattori"  # family-centre coordinator
+PERSONAS = (TIINA, ANNA, OLLI, JENNI, ULLA, HANNA, TERO, KAISA)
+
+
+def persona(username: str):
+    """The user account of one demo persona (of a seeded demo)."""
+    from cases.models import User
+
+    return User.objects.get(username=username)
+
+
+def persona_accounts() -> dict:
+    """{username: user} of the demo personas (of a seeded demo)."""
+    from cases.models import User
+
+    return {user.username: user for user in User.objects.filter(username__in=PERSONAS)}
+
+
+@dataclass
+class DemoWorld:
+    """The seeded demo: the Virtanen case and the personas' accounts."""
+
+    seeded: object  # cases.demo.SeedResult
+    case: object  # the Virtanen case
+    users: dict  # username -> user, the demo personas
+
+
+def _seed_demo_world() -> DemoWorld:
+    seeded = demo.seed()
+    return DemoWorld(seeded=seeded, case=seeded.case, users=persona_accounts())
+
+
+@pytest.fixture
+def demo_case(db):
+    """The Virtanen case of the seeded demo, seeded anew for each test."""
+    return demo.seed().case
+
+
+@pytest.fixture(scope="module")
+def demo_world(django_db_setup, django_db_blocker):
+    """The seeded demo, built once for a module and rolled back after it.
+
+    Modules that build more on top of it do so in their own module-scoped fixture, inside this
+    one's transaction (tests/test_authorization_matrix.py); each test's own changes are rolled
+    back by its `db` savepoint as usual. Passwords are hashed with MD5 here: hashing the demo's
+    passwords with the production hasher takes seconds.
+    """
+    with (
+        django_db_blocker.unblock(),
+        override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]),
+        transaction.atomic(),
+    ):
+        yield _seed_demo_world()
+        transaction.set_rollback(True)
 
 
 @pytest.fixture(autouse=True)

@@ -24,8 +24,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.db import transaction
-from django.test import override_settings
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import get_resolver
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -56,20 +55,16 @@ from cases.models import (
 )
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
+from tests.conftest import ANNA, HANNA, JENNI, KAISA, OLLI, PERSONAS, TERO, TIINA, ULLA
 from tests.factories import WorkerFactory, access_of
+from tests.routes import api_patterns, base_of, fill, params_of
+from tests.routes import template_of as _template
+from tests.routes import walk as _walk
 
 pytestmark = pytest.mark.django_db
 
-TIINA = "tiina.vastuu"
-ANNA = "anna.neuvola"
-OLLI = "olli.opettaja"
-JENNI = "jenni.jarjesto"
-ULLA = "ulla.ulkopuolinen"
-HANNA = "hanna.huoltaja"
-TERO = "tero.tarkastaja"
-KAISA = "kaisa.koordinaattori"
 ANONYMOUS = "anonymous"
-USERS = (TIINA, ANNA, OLLI, JENNI, ULLA, HANNA, TERO, KAISA)
+USERS = PERSONAS
 ROLES = (*USERS, ANONYMOUS)
 SIGNED_IN = frozenset(USERS)
 EVERYONE = frozenset(ROLES)
@@ -384,65 +379,6 @@ def bodies_for(base: str, method: str, world, target) -> list:
     return [{}, *plausible]
 
 
-# --- URL patterns from the resolver ----------------------------------------------------------
-
-
-def _walk(patterns, prefix=""):
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
-        elif isinstance(pattern, URLPattern):
-            yield prefix + str(pattern.pattern), pattern.callback
-
-
-def _template(route: str) -> str:
-    """'api/v1/cases/<uuid:case_pk>/^notes/(?P<pk>[0-9a-f...]{12})/$' -> the same as
-    '/api/v1/cases/{case_pk}/notes/{pk}/'."""
-    template = route.replace("^", "").replace("$", "")
-    template = re.sub(r"\\\.\(\?P<format>[^)]*\)/\?", ".{format}", template)
-    template = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", template)
-    template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", template)
-    return "/" + template
-
-
-def _methods(callback) -> frozenset[str]:
-    actions = getattr(callback, "actions", None)
-    if actions:  # a DRF viewset route
-        # DRF adds "head" to a route's actions once it has served a GET: not a method of its own.
-        return frozenset(method.upper() for method in actions if method != "head")
-    view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
-    if view_class is None:  # a plain function view: it may answer any method
-        return frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
-    return frozenset(
-        method.upper()
-        for method in view_class.http_method_names
-        if method not in ("options", "head", "trace") and hasattr(view_class, method)
-    )
-
-
-def api_patterns() -> dict[str, frozenset[str]]:
-    """{template: methods} of every URL pattern under /api/, format-suffix forms included."""
-    found: dict[str, frozenset[str]] = {}
-    for route, callback in _walk(get_resolver().url_patterns):
-        template = _template(route)
-        if template.startswith("/api/"):
-            found[template] = found.get(template, frozenset()) | _methods(callback)
-    return found
-
-
-def base_of(template: str) -> str:
-    """The table row of a format-suffix form: '/api/v1/cases/{pk}.{format}' -> '.../{pk}/'."""
-    return template.replace(".{format}", "/")
-
-
-def params_of(template: str) -> set[str]:
-    return set(re.findall(r"{(\w+)}", template))
-
-
-def fill(template: str, kwargs: dict) -> str:
-    return re.sub(r"{(\w+)}", lambda m: "json" if m[1] == "format" else str(kwargs[m[1]]), template)
-
-
 # --- The world: seeded demo plus objects each role must not reach -----------------------------
 
 
@@ -484,9 +420,8 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _build_world() -> World:
-    seeded = demo.seed()
-    users = {user.username: user for user in User.objects.filter(username__in=USERS)}
+def _build_world(demo_world) -> World:
+    users = dict(demo_world.users)
     orgs = {org.code: org for org in Organisation.objects.all()}
     lahti = Municipality.objects.get(code="lahti")
     asikkala = Municipality.objects.get(code="asikkala")
@@ -495,7 +430,7 @@ def _build_world() -> World:
     soon = timezone.now() + datetime.timedelta(days=90)
 
     # The Virtanen case of the demo, plus a person close to the family and a handover proposal.
-    virtanen = seeded.case
+    virtanen = demo_world.case
     v_family = virtanen.family
     v_guardian = v_family.members.get(role=FamilyMember.Role.GUARDIAN)
     v_aino = v_family.members.get(first_name="Aino")
@@ -1079,15 +1014,10 @@ def _build_world() -> World:
 
 
 @pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    """The seeded demo and the extra objects, built once for this module and rolled back after."""
-    with (
-        django_db_blocker.unblock(),
-        override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]),
-        transaction.atomic(),
-    ):
-        yield _build_world()
-        transaction.set_rollback(True)
+def world(demo_world):
+    """The seeded demo (tests/conftest.py) and the extra objects, built once for this module
+    inside the demo world's transaction, and rolled back with it."""
+    return _build_world(demo_world)
 
 
 def client_for(world: World, role: str) -> APIClient:

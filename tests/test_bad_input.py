@@ -9,18 +9,17 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.db import transaction
-from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cases import demo, services
 from cases.models import Municipality, Organisation, Service, User
 from consent.models import Consent
+from tests.conftest import ANNA, HANNA, TIINA
 from tests.test_authorization_matrix import fingerprint
 
 pytestmark = pytest.mark.django_db
 
-TIINA, ANNA, HANNA = "tiina.vastuu", "anna.neuvola", "hanna.huoltaja"
 ANONYMOUS = None
 CAP = 1024 * 1024  # settings.REQUEST_BODY_MAX_BYTES by default
 
@@ -33,50 +32,44 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    """The seeded demo plus one plan action and one meeting, built once and rolled back after."""
+def world(demo_world):
+    """The seeded demo (tests/conftest.py) plus one plan action and one meeting, built once and
+    rolled back with the demo world."""
     from rest_framework.authtoken.models import Token
 
-    with (
-        django_db_blocker.unblock(),
-        override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]),
-        transaction.atomic(),
-    ):
-        case = demo.seed().case
-        users = {user.username: user for user in User.objects.all()}
-        tiina = users[TIINA]
-        start = timezone.now() + datetime.timedelta(days=7)
-        action = services.plan_action_create(actor=tiina, case=case, title="Toimi")
-        meeting = services.meeting_create(
-            actor=tiina,
-            case=case,
-            title="Palaveri",
-            starts_at=start,
-            ends_at=start + datetime.timedelta(hours=1),
-            place="Koulu",
-        )
-        mll = Organisation.objects.get(code="mll-paijat-hame")
-        ids = {
-            "case": str(case.pk),
-            "family": str(case.family_id),
-            "lahti": str(Municipality.objects.get(code="lahti").pk),
-            "mll": str(mll.pk),
-            "mll_service": str(Service.objects.filter(organisation=mll).first().pk),
-            "anna": str(users[ANNA].pk),
-            "action": str(action.pk),
-            "meeting": str(meeting.pk),
-            "school_consent": str(
-                Consent.objects.get(case=case, recipients__code="asikkala-perusopetus").pk
-            ),
-            "child": str(case.family.members.get(first_name="Aino").pk),
-        }
-        built = World(users=users, ids=ids)
-        built.tokens = {
-            name: Token.objects.get_or_create(user=users[name])[0].key
-            for name in (TIINA, ANNA, HANNA)
-        }
-        yield built
-        transaction.set_rollback(True)
+    case = demo_world.case
+    users = dict(demo_world.users)
+    tiina = users[TIINA]
+    start = timezone.now() + datetime.timedelta(days=7)
+    action = services.plan_action_create(actor=tiina, case=case, title="Toimi")
+    meeting = services.meeting_create(
+        actor=tiina,
+        case=case,
+        title="Palaveri",
+        starts_at=start,
+        ends_at=start + datetime.timedelta(hours=1),
+        place="Koulu",
+    )
+    mll = Organisation.objects.get(code="mll-paijat-hame")
+    ids = {
+        "case": str(case.pk),
+        "family": str(case.family_id),
+        "lahti": str(Municipality.objects.get(code="lahti").pk),
+        "mll": str(mll.pk),
+        "mll_service": str(Service.objects.filter(organisation=mll).first().pk),
+        "anna": str(users[ANNA].pk),
+        "action": str(action.pk),
+        "meeting": str(meeting.pk),
+        "school_consent": str(
+            Consent.objects.get(case=case, recipients__code="asikkala-perusopetus").pk
+        ),
+        "child": str(case.family.members.get(first_name="Aino").pk),
+    }
+    built = World(users=users, ids=ids)
+    built.tokens = {
+        name: Token.objects.get_or_create(user=users[name])[0].key for name in (TIINA, ANNA, HANNA)
+    }
+    return built
 
 
 def _future(days: int, hours: int = 0) -> str:

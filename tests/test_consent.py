@@ -6,11 +6,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from cases import demo, services
-from cases.models import Case, FamilyMember, Note, User
+from cases import services
+from cases.models import Case, FamilyMember, Note
 from consent import policy, receipts
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent, ImmutableError
+from tests.conftest import persona as user
 from tests.factories import OrganisationFactory, UserFactory, WorkerFactory, access_of
 from tests.query_counts import ACCESS_LOG, REQUEST
 
@@ -18,12 +19,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def scenario(db):
-    return demo.seed().case
-
-
-def user(username):
-    return User.objects.get(username=username)
+def scenario(demo_case):
+    """The Virtanen case of the demo (tests/conftest.py)."""
+    return demo_case
 
 
 def note_texts(client, case):

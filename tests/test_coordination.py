@@ -23,9 +23,9 @@ from cases.models import (
     PlanAction,
     Referral,
     Service,
-    User,
 )
 from consent.models import Consent
+from tests.conftest import persona as user
 from tests.factories import OrganisationFactory, ServiceFactory, WorkerFactory, access_of
 from tests.query_counts import ACCESS_LOG, REQUEST
 
@@ -38,12 +38,9 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture
-def scenario(db):
-    return demo.seed().case
-
-
-def user(username) -> User:
-    return User.objects.get(username=username)
+def scenario(demo_case):
+    """The Virtanen case of the demo (tests/conftest.py)."""
+    return demo_case
 
 
 def url(case, suffix=""):

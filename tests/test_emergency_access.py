@@ -23,7 +23,7 @@ from django.utils.translation import gettext, override
 from audit import chain
 from audit.models import AccessEvent
 from audit.verify import verify_all
-from cases import demo, services
+from cases import services
 from cases.models import (
     Case,
     CaseUserObjectPermission,
@@ -35,6 +35,7 @@ from cases.models import (
     User,
 )
 from consent import policy
+from tests.conftest import persona as user
 from tests.factories import MembershipFactory, UserFactory
 from tests.query_counts import ACCESS_LOG, REQUEST
 
@@ -50,12 +51,9 @@ def in_finnish(message: str) -> str:
 
 
 @pytest.fixture
-def case(api):
-    return demo.seed().case
-
-
-def user(username) -> User:
-    return User.objects.get(username=username)
+def case(api, demo_case):
+    """The Virtanen case of the demo (tests/conftest.py)."""
+    return demo_case
 
 
 def grant_permission(worker: User) -> User:

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from audit.models import AccessEvent
 from cases import demo, services
-from cases.models import User
 from consent import services as consent_services
+from tests.conftest import persona as user
 from tests.factories import OrganisationFactory, UserFactory, WorkerFactory
 from tests.query_counts import ACCESS_LOG, REQUEST
 
@@ -25,10 +25,6 @@ WORK = "/api/v1/me/work/"
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def user(username) -> User:
-    return User.objects.get(username=username)
 
 
 def days(n) -> datetime.date:

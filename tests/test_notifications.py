@@ -15,9 +15,10 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from cases import demo, notifications, services
-from cases.models import Invitation, OutboundMail, PlanAction, Service, User
+from cases import notifications, services
+from cases.models import Invitation, OutboundMail, PlanAction, Service
 from consent import services as consent_services
+from tests.conftest import persona as user
 from tests.factories import OrganisationFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,12 +44,9 @@ def mail_server_down(settings):
 
 
 @pytest.fixture
-def scenario(db):
-    return demo.seed().case
-
-
-def user(username) -> User:
-    return User.objects.get(username=username)
+def scenario(demo_case):
+    """The Virtanen case of the demo (tests/conftest.py)."""
+    return demo_case
 
 
 def retry_mail(*args) -> str:

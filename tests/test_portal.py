@@ -20,10 +20,10 @@ from django.utils import timezone
 
 from audit.models import AccessEvent, Chain
 from cases import demo, services
-from cases.models import User
 from consent import receipts
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
+from tests.conftest import persona as user
 from tests.factories import UserFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,12 +40,9 @@ def _fresh_cache():
 
 
 @pytest.fixture
-def case(db):
-    return demo.seed().case
-
-
-def user(username):
-    return User.objects.get(username=username)
+def case(demo_case):
+    """The Virtanen case of the demo (tests/conftest.py)."""
+    return demo_case
 
 
 @pytest.fixture

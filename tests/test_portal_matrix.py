@@ -13,7 +13,6 @@ import re
 import uuid
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from audit.models import AccessEvent
 from cases import demo, services
@@ -30,15 +29,17 @@ from cases.models import (
 )
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
+from tests.conftest import HANNA, OLLI, TIINA, ULLA, persona
+from tests.routes import portal_fill as fill
+from tests.routes import portal_params_of as params_of
+from tests.routes import portal_patterns
 
 pytestmark = pytest.mark.django_db
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-HANNA = "hanna.huoltaja"
 KALLE = "kalle.korhonen"  # guardian of another family
-TIINA = "tiina.vastuu"  # the Virtanen case's responsible worker: the API is hers, the portal not
-OLLI = "olli.opettaja"  # network member
-ULLA = "ulla.ulkopuolinen"  # unrelated worker
+# TIINA is the Virtanen case's responsible worker: the API is hers, the portal not; OLLI a
+# network member; ULLA an unrelated worker (tests/conftest.py).
 ANONYMOUS = "anonymous"
 OUTSIDERS = (KALLE, TIINA, OLLI, ULLA, ANONYMOUS)
 
@@ -74,31 +75,6 @@ KIND_PARAMS = {
 }
 
 
-def portal_patterns() -> dict[str, str]:
-    """{route name: route} of every pattern under /portal/, from the resolver."""
-    found = {}
-
-    def walk(patterns, prefix, namespace):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                inner = pattern.namespace or namespace
-                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
-            elif isinstance(pattern, URLPattern) and namespace == "portal":
-                yield pattern.name, prefix + str(pattern.pattern)
-
-    for name, route in walk(get_resolver().url_patterns, "/", None):
-        found[name] = route
-    return found
-
-
-def params_of(route: str) -> set[str]:
-    return set(re.findall(r"<(?:\w+:)?(\w+)>", route))
-
-
-def fill(route: str, values: dict) -> str:
-    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m[1]]), route)
-
-
 def test_every_portal_pattern_is_in_the_table():
     patterns = portal_patterns()
     assert set(patterns) == set(TABLE), (
@@ -114,10 +90,10 @@ def test_every_portal_pattern_is_in_the_table():
 
 
 @pytest.fixture
-def world(db):
+def world(demo_case):
     """The demo, plus the Korhonen family whose guardian Kalle has a portal account."""
-    case = demo.seed().case
-    ulla = User.objects.get(username=ULLA)
+    case = demo_case
+    ulla = persona(ULLA)
     kalle = User.objects.create_user(username=KALLE, password=demo.DEMO_PASSWORD)
     korhonen = services.family_create(
         actor=ulla,

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases import demo, services
+from cases import services
 from cases.models import (
     Area,
     Case,
@@ -25,6 +25,7 @@ from cases.models import (
     User,
 )
 from consent import policy
+from tests.conftest import persona as user
 from tests.factories import MembershipFactory, WorkerFactory
 from tests.query_counts import ACCESS_LOG, REQUEST
 
@@ -40,8 +41,9 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture
-def scenario(db):
-    return demo.seed().case
+def scenario(demo_case):
+    """The Virtanen case of the demo (tests/conftest.py)."""
+    return demo_case
 
 
 @pytest.fixture
@@ -54,10 +56,6 @@ def sanna(scenario):
         email="sanna@demo.koordinointi.example",
         membership__organisation=Organisation.objects.get(code="phhva-perhesosiaalityo"),
     )
-
-
-def user(username) -> User:
-    return User.objects.get(username=username)
 
 
 def queue_ids(client) -> list[str]:
