@@ -63,10 +63,19 @@ class AuditedMixin:
             )
         return response
 
-    def get_serializer(self, instance=None, *args, **kwargs):
-        if instance is not None:
-            self._shown_objects = list(instance) if kwargs.get("many") else [instance]
-        return super().get_serializer(instance, *args, **kwargs)
+    @property
+    def get_serializer(self):
+        """The view's own `get_serializer` (GenericAPIView's), remembering what it serializes for
+        `shown_objects()`. A plain APIView has none, and mixing this in must not give it one:
+        DRF's browsable API builds its forms with `get_serializer` wherever the view has it."""
+        serializer_for = super().get_serializer  # AttributeError on a plain APIView, as wanted
+
+        def get_serializer(instance=None, *args, **kwargs):
+            if instance is not None:
+                self._shown_objects = list(instance) if kwargs.get("many") else [instance]
+            return serializer_for(instance, *args, **kwargs)
+
+        return get_serializer
 
     def shown_objects(self) -> list:
         return getattr(self, "_shown_objects", [])

@@ -1,5 +1,6 @@
 """Filter pieces: a boolean filter that refuses what is not a boolean, and the FilterSet that
-uses it for the models' boolean fields."""
+uses it for the models' boolean fields; UTC date-time filters; and the catalogue's service filter,
+which the public catalogue, the coordinators' catalogue and a case's referrals share."""
 
 import datetime
 
@@ -10,6 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import FilterSet as RestFilterSet
 from django_filters.widgets import BooleanWidget
+from drf_spectacular.utils import extend_schema_field
+
+from cases import selectors
+from cases.models import Service, ServiceLanguage
 
 
 class _StrictBooleanWidget(BooleanWidget):
@@ -60,3 +65,37 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     """An ISO 8601 date and time, any UTC offset, compared in UTC."""
 
     field_class = _UtcIsoDateTimeField
+
+
+MAX_AGE = 150
+
+
+@extend_schema_field({"type": "number", "minimum": 0, "maximum": MAX_AGE})
+class AgeFilter(django_filters.NumberFilter):
+    """A child's age in years, from 0 to MAX_AGE (so the schema says which numbers fit)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=0, max_value=MAX_AGE, **kwargs)
+
+
+class ServiceFilter(FilterSet):
+    municipality = django_filters.UUIDFilter(field_name="municipalities")
+    organisation = django_filters.UUIDFilter(field_name="organisation")
+    age = AgeFilter(method="filter_age", label="Child's age in years")
+    q = django_filters.CharFilter(method="filter_text", label="Free text")
+    language = django_filters.ChoiceFilter(
+        field_name="languages__language",
+        choices=ServiceLanguage.Language.choices,
+        label="A language the service is offered in",
+    )
+
+    class Meta:
+        model = Service
+        fields = ["municipality", "category", "low_threshold", "organisation", "language"]
+
+    def filter_age(self, queryset, name, value):
+        return selectors.service_by_age(queryset, value)
+
+    def filter_text(self, queryset, name, value):
+        # The same search as the admin's (cases/admin.py), so both find the same services.
+        return selectors.service_catalogue_search(queryset, value)

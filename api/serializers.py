@@ -116,6 +116,14 @@ class ServiceSerializer(serializers.ModelSerializer):
         ]
 
 
+class ServiceRefSerializer(serializers.ModelSerializer):
+    organisation = OrganisationRefSerializer(read_only=True)
+
+    class Meta:
+        model = Service
+        fields = ["id", "name_fi", "name_sv", "name_en", "organisation"]
+
+
 class MembershipSerializer(serializers.ModelSerializer):
     organisation = OrganisationRefSerializer(read_only=True)
 

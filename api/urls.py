@@ -3,30 +3,50 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
-from api import audit_views, consents, coordination, emergency, network, views
+from api import (
+    audit_views,
+    auth_views,
+    cases,
+    catalogue,
+    consents,
+    emergency,
+    families,
+    handovers,
+    incoming_referrals,
+    me,
+    meetings,
+    my_work,
+    network,
+    organisations,
+    plan_actions,
+    reassignments,
+    referrals,
+    responsibility_report,
+    workers,
+)
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.include_format_suffixes = False  # JSON only; no ".json" variants of every route
-router.register("organisations", views.OrganisationViewSet, basename="organisation")
-router.register("workers", views.WorkerViewSet, basename="worker")
-router.register("services", views.ServiceViewSet, basename="service")
-router.register("families", views.FamilyViewSet, basename="family")
-router.register("cases", views.CaseViewSet, basename="case")
+router.register("organisations", organisations.OrganisationViewSet, basename="organisation")
+router.register("workers", workers.WorkerViewSet, basename="worker")
+router.register("services", catalogue.ServiceViewSet, basename="service")
+router.register("families", families.FamilyViewSet, basename="family")
+router.register("cases", cases.CaseViewSet, basename="case")
 router.register("invitations", network.MyInvitationViewSet, basename="invitation")
 router.register("consents", consents.ConsentViewSet, basename="consent")
 
 case_router = SimpleRouter(trailing_slash=True)
-case_router.register("handovers", views.HandoverViewSet, basename="case-handover")
+case_router.register("handovers", handovers.HandoverViewSet, basename="case-handover")
 case_router.register("members", network.NetworkMemberViewSet, basename="case-member")
 case_router.register("invitations", network.CaseInvitationViewSet, basename="case-invitation")
 case_router.register("notes", network.NoteViewSet, basename="case-note")
 case_router.register("consent-requests", consents.CaseConsentViewSet, basename="case-consent")
 
 urlpatterns = [
-    path("auth/token/", views.TokenView.as_view(), name="auth-token"),
-    path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
-    path("me/", views.MeView.as_view(), name="me"),
+    path("auth/token/", auth_views.TokenView.as_view(), name="auth-token"),
+    path("auth/logout/", auth_views.LogoutView.as_view(), name="auth-logout"),
+    path("me/", me.MeView.as_view(), name="me"),
     path("consent/public-key/", consents.PublicKeyView.as_view(), name="consent-public-key"),
     path("cases/<uuid:case_pk>/plan/", network.PlanView.as_view(), name="case-plan"),
     path("cases/<uuid:case_pk>/", include(case_router.urls)),
@@ -56,36 +76,37 @@ urlpatterns += [
     ),
 ]
 
-# Coordination work (api/coordination.py): the plan's actions, network meetings, referrals and
-# incoming referrals, my work, and the coordinators' reassignment queue, report and catalogue.
+# Coordination work: the plan's actions (api/plan_actions.py), network meetings (api/meetings.py),
+# referrals and incoming referrals (api/referrals.py, api/incoming_referrals.py), my work
+# (api/my_work.py), and the coordinators' reassignment queue (api/reassignments.py), report
+# (api/responsibility_report.py), worker deactivation (api/workers.py) and catalogue
+# (api/catalogue.py).
 coordination_case_router = SimpleRouter(trailing_slash=True)
 coordination_case_router.register(
-    "plan/actions", coordination.PlanActionViewSet, basename="case-plan-action"
+    "plan/actions", plan_actions.PlanActionViewSet, basename="case-plan-action"
 )
-coordination_case_router.register("meetings", coordination.MeetingViewSet, basename="case-meeting")
-coordination_case_router.register(
-    "referrals", coordination.ReferralViewSet, basename="case-referral"
-)
+coordination_case_router.register("meetings", meetings.MeetingViewSet, basename="case-meeting")
+coordination_case_router.register("referrals", referrals.ReferralViewSet, basename="case-referral")
 coordination_router = SimpleRouter(trailing_slash=True)
 coordination_router.register(
-    "referrals/incoming", coordination.IncomingReferralViewSet, basename="incoming-referral"
+    "referrals/incoming", incoming_referrals.IncomingReferralViewSet, basename="incoming-referral"
 )
 coordination_router.register(
-    "coordination/reassignments", coordination.ReassignmentViewSet, basename="reassignment"
+    "coordination/reassignments", reassignments.ReassignmentViewSet, basename="reassignment"
 )
 coordination_router.register(
-    "coordination/services", coordination.CatalogueViewSet, basename="catalogue-service"
+    "coordination/services", catalogue.CatalogueViewSet, basename="catalogue-service"
 )
 urlpatterns += [
-    path("me/work/", coordination.MyWorkView.as_view(), name="my-work"),
+    path("me/work/", my_work.MyWorkView.as_view(), name="my-work"),
     path(
         "coordination/report/",
-        coordination.ResponsibilityReportView.as_view(),
+        responsibility_report.ResponsibilityReportView.as_view(),
         name="responsibility-report",
     ),
     path(
         "coordination/workers/<uuid:pk>/deactivate/",
-        coordination.WorkerDeactivateView.as_view(),
+        workers.WorkerDeactivateView.as_view(),
         name="worker-deactivate",
     ),
     path("cases/<uuid:case_pk>/", include(coordination_case_router.urls)),

@@ -106,7 +106,7 @@ class ServiceAdmin(admin.ModelAdmin):
         "low_threshold",
         "is_active",
     ]
-    # The API's filters (api/views.py, ServiceFilter), so that the admin and the public
+    # The API's filters (api/filters.py, ServiceFilter), so that the admin and the public
     # catalogue find the same services.
     list_filter = [
         "category",

@@ -9,11 +9,11 @@ from django.utils.translation import gettext_lazy as _
 from audit import selectors as audit_selectors
 from audit.models import AccessEvent
 from cases.models import Case, FamilyMember, OrganisationMembership, User
+from consent import policy
 from consent import selectors as consent_selectors
 from consent import services as consent_services
 from consent.categories import Category
 from consent.models import Consent, ConsentEvent
-from consent import policy
 from consent.policy import Access
 
 # What each logged resource is, in words a family understands.

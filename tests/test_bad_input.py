@@ -567,7 +567,21 @@ def input_serializers():
     import re
 
     found = {}
-    for module_name in ("api.views", "api.network", "api.consents", "api.coordination"):
+    for module_name in (
+        "api.auth_views",
+        "api.cases",
+        "api.catalogue",
+        "api.consents",
+        "api.families",
+        "api.handovers",
+        "api.incoming_referrals",
+        "api.meetings",
+        "api.network",
+        "api.plan_actions",
+        "api.reassignments",
+        "api.referrals",
+        "api.workers",
+    ):
         module = importlib.import_module(module_name)
         source = inspect.getsource(module)
         for name in re.findall(r"([\w.]+Serializer)\(\s*(?:[\w.]+,\s*)?data=", source):

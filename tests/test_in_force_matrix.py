@@ -316,21 +316,14 @@ TIINA_LEAVES = [state for state in STATES if state.persona == TIINA]
 
 
 @pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    """The authorization matrix's world, built once for this module and rolled back after;
-    each test below changes it inside its own transaction, rolled back when the test ends."""
-    from django.test import override_settings
-
-    with (
-        django_db_blocker.unblock(),
-        override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]),
-        transaction.atomic(),
-    ):
-        built = _build_world()
-        eeva = User.objects.get(username=EEVA)
-        built.tokens[EEVA] = Token.objects.create(user=eeva).key
-        yield built
-        transaction.set_rollback(True)
+def world(demo_world):
+    """The authorization matrix's world on the demo (tests/conftest.py), built once for this
+    module inside the demo world's transaction; each test below changes it inside its own
+    transaction, rolled back when the test ends."""
+    built = _build_world(demo_world)
+    eeva = User.objects.get(username=EEVA)
+    built.tokens[EEVA] = Token.objects.create(user=eeva).key
+    return built
 
 
 def _makinen_targets() -> dict[str, list[Target]]:
