@@ -12,6 +12,7 @@ from api.views import UUID_REGEX, AccessContextMixin, IsWorker
 from cases import selectors, services
 from cases.models import Case
 from consent import policy
+from consent.policy import Need
 
 
 class CaseFilter(django_filters.FilterSet):
@@ -45,7 +46,7 @@ class CaseViewSet(
         known = getattr(self, "_known_access", {})
         missing = [case for case in cases if case.pk not in known]
         accesses = {**known, **policy.access_for(self.request.user, missing)}
-        return {case.pk: (case, accesses[case.pk]) for case in cases}
+        return {case.pk: (case, accesses[case.pk]) for case in cases if accesses[case.pk].view}
 
     def _case_get(self, pk):
         case, access = selectors.case_get(user=self.request.user, case_id=pk)
@@ -72,8 +73,7 @@ class CaseViewSet(
 
     @extend_schema(request=s.CaseUpdateSerializer, responses=s.CaseSerializer)
     def partial_update(self, request, pk=None):
-        case, access = selectors.case_get(user=request.user, case_id=pk)
-        policy.require(access, "manage")
+        case, _access = selectors.case_get(user=request.user, case_id=pk, need=Need.MANAGE)
         data = s.CaseUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.case_update(actor=request.user, case=case, **data.validated_data)
@@ -83,8 +83,7 @@ class CaseViewSet(
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         """Close the case with a reason; the network's access ends, the records are kept."""
-        case, access = selectors.case_get(user=request.user, case_id=pk)
-        policy.require(access, "manage")
+        case, _access = selectors.case_get(user=request.user, case_id=pk, need=Need.MANAGE)
         data = s.CaseCloseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.case_close(actor=request.user, case=case, reason=data.validated_data["reason"])

@@ -17,6 +17,7 @@ from cases.models import FamilyMember, Organisation
 from consent import policy, receipts, selectors, services
 from consent.categories import Category
 from consent.models import Consent, ConsentEvent
+from consent.policy import Need
 
 
 def family_members(consent):
@@ -118,14 +119,14 @@ class CaseConsentViewSet(CaseScopedMixin, mixins.ListModelMixin, viewsets.Generi
         if getattr(self, "swagger_fake_view", False):
             return Consent.objects.none()
         case, access = self.case_and_access()
-        policy.require(access, "manage")
+        self.case_and_access(need=Need.MANAGE)
         return selectors.case_consent_list(case=case)
 
     @extend_schema(request=ConsentRequestSerializer, responses={201: ConsentSerializer})
     def create(self, request, case_pk=None):
         """Ask the family for consent; it is pending until a guardian answers."""
         case, access = self.case_and_access()
-        policy.require(access, "manage")
+        self.case_and_access(need=Need.MANAGE)
         data = ConsentRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         consent = services.consent_request(actor=request.user, case=case, **data.validated_data)

@@ -77,11 +77,7 @@ class FamilyViewSet(
     @extend_schema(request=s.FamilyUpdateSerializer, responses=s.FamilySerializer)
     def partial_update(self, request, pk=None):
         family = self.get_object()
-        if (
-            not policy.cases_for_user(request.user, need=policy.MANAGE)
-            .filter(family=family)
-            .exists()
-        ):
+        if not policy.may_change_family(request.user, family):
             raise PermissionDenied(_("Only the responsible worker can change the family."))
         data = s.FamilyUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)

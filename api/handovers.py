@@ -10,7 +10,7 @@ from api import serializers as s
 from api.views import UUID_REGEX, CaseScopedMixin
 from cases import selectors, services
 from cases.models import Handover
-from consent import policy
+from consent.policy import Need
 
 
 class HandoverViewSet(
@@ -35,7 +35,7 @@ class HandoverViewSet(
     def create(self, request, case_pk=None):
         """Propose that another worker takes over responsibility for the case."""
         case, access = self.case_and_access()
-        policy.require(access, "manage")
+        self.case_and_access(need=Need.MANAGE)
         data = s.HandoverProposeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         handover = services.handover_propose(actor=request.user, case=case, **data.validated_data)

@@ -18,8 +18,8 @@ from api import serializers as s
 from api.views import UUID_REGEX, PlanScopedMixin
 from cases import selectors, services
 from cases.models import FamilyMember, Meeting, NetworkMember
-from consent import policy
 from consent.categories import Category
+from consent.policy import Need
 
 
 class MeetingSerializer(serializers.ModelSerializer):
@@ -202,7 +202,7 @@ class MeetingViewSet(
     def create(self, request, case_pk=None):
         """Book a meeting; give a place, a video link or both."""
         case, access = self.plan_case()
-        policy.require(access, "manage")
+        self.case_and_access(need=Need.MANAGE)
         data = MeetingWriteSerializer(data=request.data, case=case)
         data.is_valid(raise_exception=True)
         meeting = services.meeting_create(actor=request.user, case=case, **data.validated_data)
@@ -213,7 +213,7 @@ class MeetingViewSet(
         """Reschedule, change or cancel (`status: cancelled`) a meeting."""
         case, access = self.plan_case()
         meeting = self.get_object()
-        policy.require(access, "manage")
+        self.case_and_access(need=Need.MANAGE)
         data = MeetingUpdateSerializer(data=request.data, case=case, partial=True)
         data.is_valid(raise_exception=True)
         fields = {
@@ -230,7 +230,7 @@ class MeetingViewSet(
         """Record the minutes as a note of the case, in the category you choose for them."""
         case, access = self.plan_case()
         meeting = self.get_object()
-        policy.require(access, "manage")
+        self.case_and_access(need=Need.MANAGE)
         data = MinutesSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.meeting_minutes_record(

@@ -12,8 +12,8 @@ from api import serializers as s
 from api.views import UUID_REGEX, CaseScopedMixin
 from cases import selectors, services
 from cases.models import FamilyMember, Invitation, NetworkMember, Note
-from consent import policy
 from consent.categories import Category
+from consent.policy import Need
 
 
 class NetworkMemberViewSet(
@@ -45,7 +45,7 @@ class NetworkMemberViewSet(
     )
     def create(self, request, case_pk=None):
         case, access = self.case_and_access()
-        policy.require(access, "manage")
+        self.case_and_access(need=Need.MANAGE)
         data = s.NetworkMemberCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
@@ -72,7 +72,7 @@ class NetworkMemberViewSet(
         """Remove a member: their access ends on their very next request."""
         _case, access = self.case_and_access()
         member = self.get_object()
-        policy.require(access, "manage")
+        self.case_and_access(need=Need.MANAGE)
         services.network_remove(actor=request.user, member=member)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -93,14 +93,14 @@ class CaseInvitationViewSet(
         if getattr(self, "swagger_fake_view", False):
             return Invitation.objects.none()
         case, access = self.case_and_access()
-        policy.require(access, "manage")
+        self.case_and_access(need=Need.MANAGE)
         return selectors.invitation_list(case=case)
 
     @extend_schema(request=s.InvitationCreateSerializer, responses={201: s.InvitationSerializer})
     def create(self, request, case_pk=None):
         """Invite a worker by account or by e-mail; the link is sent by e-mail."""
         case, access = self.case_and_access()
-        policy.require(access, "manage")
+        self.case_and_access(need=Need.MANAGE)
         data = s.InvitationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         invitation, _token = services.invitation_create(
@@ -172,7 +172,7 @@ class NoteViewSet(
     def create(self, request, case_pk=None):
         """Write a note; it is your organisation's record, shown to others only by consent."""
         case, access = self.case_and_access()
-        policy.require(access, "change")
+        self.case_and_access(need=Need.CHANGE)
         data = s.NoteCreateSerializer(data=request.data)
         data.fields["subject"].queryset = FamilyMember.objects.filter(family_id=case.family_id)
         data.is_valid(raise_exception=True)
@@ -208,7 +208,7 @@ class PlanView(CaseScopedMixin, APIView):
     @extend_schema(request=s.PlanUpdateSerializer, responses=s.PlanSerializer)
     def patch(self, request, case_pk=None):
         case, access = self._plan_case()
-        policy.require(access, "change")
+        self.case_and_access(need=Need.CHANGE)
         data = s.PlanUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         plan = services.plan_update(actor=request.user, case=case, data=data.validated_data)

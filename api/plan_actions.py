@@ -11,7 +11,7 @@ from api.serializers import ServiceRefSerializer
 from api.views import UUID_REGEX, PlanScopedMixin
 from cases import selectors, services
 from cases.models import NetworkMember, PlanAction, Service, User
-from consent import policy
+from consent.policy import Need
 
 
 class PlanActionSerializer(serializers.ModelSerializer):
@@ -112,7 +112,7 @@ class PlanActionViewSet(
     @extend_schema(request=PlanActionWriteSerializer, responses={201: PlanActionSerializer})
     def create(self, request, case_pk=None):
         case, access = self.plan_case()
-        policy.require(access, "change")
+        self.case_and_access(need=Need.CHANGE)
         data = PlanActionWriteSerializer(data=request.data, case=case)
         data.is_valid(raise_exception=True)
         action = services.plan_action_create(actor=request.user, case=case, **data.validated_data)
@@ -125,7 +125,7 @@ class PlanActionViewSet(
     def partial_update(self, request, case_pk=None, pk=None):
         case, access = self.plan_case()
         action = self.get_object()
-        policy.require(access, "change")
+        self.case_and_access(need=Need.CHANGE)
         data = PlanActionWriteSerializer(data=request.data, case=case, partial=True)
         data.is_valid(raise_exception=True)
         fields = {

@@ -17,6 +17,7 @@ from cases import selectors, services
 from cases.models import Referral, Service, ServiceLanguage
 from consent import policy
 from consent.categories import Category
+from consent.policy import Need
 
 
 class ReferralSerializer(serializers.ModelSerializer):
@@ -107,7 +108,7 @@ class ReferralViewSet(
         """Refer the family to a service; its organisation sees the referral in its incoming
         list (and is told by e-mail)."""
         case, access = self.plan_case()
-        policy.require(access, "manage")
+        self.case_and_access(need=Need.MANAGE)
         data = ReferralCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         referral = services.referral_create(actor=request.user, case=case, **data.validated_data)
@@ -121,7 +122,7 @@ class ReferralViewSet(
     def withdraw(self, request, case_pk=None, pk=None):
         _case, access = self.plan_case()
         referral = self.get_object()
-        policy.require(access, "manage")
+        self.case_and_access(need=Need.MANAGE)
         services.referral_withdraw(actor=request.user, referral=referral)
         return Response(self.get_serializer(self.get_queryset().get(pk=referral.pk)).data)
 
@@ -140,7 +141,7 @@ class ReferralViewSet(
         """Catalogue services for this family: offered in its municipality, to one of its
         children's ages; filter further as the public catalogue (category, language, …)."""
         case, access = self.plan_case()
-        policy.require(access, "manage")
+        self.case_and_access(need=Need.MANAGE)
         found = selectors.services_for_case(case=case, queryset=selectors.service_catalogue())
         found = ServiceFilter(request.query_params, queryset=found, request=request)
         if not found.is_valid():

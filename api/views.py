@@ -3,31 +3,28 @@ mixins that fetch the user's access and log what a response showed. Each resourc
 in a module of their own (api/cases.py, api/meetings.py, …); api/urls.py names them all.
 """
 
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 
 from api.audit import AuditedMixin, Shown
 from cases import selectors
-from cases.models import OrganisationMembership
+from consent import policy
 from consent.categories import Category
+from consent.policy import Need
 
 UUID_REGEX = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
 
 class IsWorker(BasePermission):
-    """An active worker of some organisation (not a family member, auditor or coordinator)."""
+    """A worker of some organisation now (not a family member, auditor or coordinator), as the
+    policy says."""
 
     message = _("Only workers of an organisation can do this.")
 
     def has_permission(self, request, view):
-        return bool(
-            request.user
-            and request.user.is_authenticated
-            and OrganisationMembership.objects.filter(
-                user=request.user, is_active=True, role=OrganisationMembership.Role.WORKER
-            ).exists()
-        )
+        return policy.is_worker(request.user)
 
 
 class AccessContextMixin(AuditedMixin):
@@ -44,11 +41,29 @@ class AccessContextMixin(AuditedMixin):
         if instance is not None and not getattr(self, "swagger_fake_view", False):
             objects = list(instance) if kwargs.get("many") else [instance]
             self._case_access = self.access_for(objects)
+            # Guardian's table narrows the query; the rules decide what is shown: an object
+            # whose case the user no longer sees (a change made outside the services) is left
+            # out rather than shown.
+            objects = [obj for obj in objects if obj.pk in self._case_access]
+            instance = objects if kwargs.get("many") else (objects[0] if objects else None)
+            if instance is None:
+                raise self.not_found()
             kwargs["context"] = {
                 **self.get_serializer_context(),
                 "access": {key: access for key, (_case, access) in self._case_access.items()},
             }
         return super().get_serializer(instance, *args, **kwargs)
+
+    def not_found(self) -> Http404:
+        """The answer for an object that does not exist, word for word (get_object_or_404's)."""
+        name = self.get_queryset().model._meta.object_name
+        return Http404(f"No {name} matches the given query.")
+
+    def get_object(self):
+        obj = super().get_object()
+        if obj.pk not in self.access_for([obj]):
+            raise self.not_found()
+        return obj
 
     def audit_shown(self):
         shown = []
@@ -65,11 +80,14 @@ class CaseScopedMixin(AuditedMixin):
     """For views under /cases/{case_pk}/: fetch the case and the user's access once, and log
     what the response showed of it."""
 
-    def case_and_access(self):
+    def case_and_access(self, need: Need = Need.VIEW):
+        """(case, access), fetched once; the policy checks that the access allows `need` (404
+        for the unseen, 403 for the seen but not allowed)."""
         if not hasattr(self, "_case_and_access"):
             self._case_and_access = selectors.case_get(
                 user=self.request.user, case_id=self.kwargs["case_pk"]
             )
+        policy.check(self._case_and_access[1], need)
         return self._case_and_access
 
     def shown_categories(self, case, access) -> tuple[set, set]:

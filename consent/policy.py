@@ -444,8 +444,25 @@ def cases_for_user(user, *, need: str = VIEW, queryset: QuerySet | None = None) 
     return base.filter(
         models.Q(caseuserobjectpermission__expires_at__isnull=True)
         | models.Q(caseuserobjectpermission__expires_at__gt=now),
+        _someone_in_force(user, now),
         caseuserobjectpermission__user=user,
         caseuserobjectpermission__permission__codename=need,
+    )
+
+
+def _someone_in_force(user, now) -> models.Q:
+    """The user is a worker in post somewhere, or a guardian: two uncorrelated EXISTS, which
+    the database answers once per query. Guardian's rows are kept in step by the services and
+    by consent/receivers.py; this keeps a worker whose every membership has ended (however it
+    was ended) from listing anything, and the rules (`decide`) settle each case shown."""
+    return models.Q(
+        models.Exists(
+            OrganisationMembership.objects.filter(
+                in_force(now, start=None), user=user, role=OrganisationMembership.Role.WORKER
+            )
+        )
+    ) | models.Q(
+        models.Exists(FamilyMember.objects.filter(user=user, role=FamilyMember.Role.GUARDIAN))
     )
 
 
@@ -466,6 +483,12 @@ def has(access: Access, need: Need) -> bool:
     if need is Need.HISTORY:
         return access.role == "responsible"
     return bool(getattr(access, need.value))
+
+
+def on_desk(access: Access) -> bool:
+    """Whether the case belongs on a worker's desk (/me/work/): responsible, member, or asked
+    to take it over."""
+    return access.role in ("responsible", "member", "handover")
 
 
 def check(access: Access, need: Need) -> None:
@@ -627,11 +650,25 @@ def sync_user(*, user_id) -> None:
     sync_cases(cases=cases)
 
 
+def managed_cases(user) -> QuerySet[Case]:
+    """The open cases the user manages now, from the live rows (as `decide` does): those of
+    which they are the responsible worker, in post in the responsible organisation."""
+    if not user.is_authenticated or not user.is_active:
+        return Case.objects.none()
+    return Case.objects.filter(
+        status=Case.Status.OPEN,
+        responsible_worker=user,
+        responsible_organisation_id__in=OrganisationMembership.objects.filter(
+            in_force(start=None), user=user, role=OrganisationMembership.Role.WORKER
+        ).values("organisation_id"),
+    )
+
+
 def consents_for_user(user) -> QuerySet[Consent]:
     """Consents the user may see: those of cases they manage, and their own family's."""
     if not user.is_authenticated:
         return Consent.objects.none()
-    managed = cases_for_user(user, need=MANAGE).values("pk")
+    managed = managed_cases(user).values("pk")
     family_cases = Case.objects.filter(
         family__members__user=user, family__members__role=FamilyMember.Role.GUARDIAN
     ).values("pk")
@@ -697,6 +734,20 @@ def audit_events_for_auditor(user, *, organisations: Iterable | None = None) -> 
     return AccessEvent.objects.filter(
         models.Q(organisation_id__in=ids) | models.Q(controller_id__in=ids) | disclosed | unnamed
     )
+
+
+def may_use_portal(user) -> bool:
+    """The family portal is for guardians (with an active account)."""
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and FamilyMember.objects.filter(user=user, role=FamilyMember.Role.GUARDIAN).exists()
+    )
+
+
+def may_change_family(user, family) -> bool:
+    """The family's own fields are the responsible worker's to change, on an open case."""
+    return cases_for_user(user, need=MANAGE).filter(family=family).exists()
 
 
 def reader_named(event, *, workers) -> bool:

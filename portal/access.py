@@ -20,6 +20,7 @@ from audit.models import AccessEvent
 from audit.recorder import recorder_for
 from cases import selectors as case_selectors
 from consent import selectors as consent_selectors
+from consent.policy import Need
 
 READS = {"GET", "HEAD"}
 
@@ -51,10 +52,7 @@ def portal_view(view):
 
 def family_case(*, user, case_id):
     """(case, access) for a guardian of the case's family; 404 for everyone else."""
-    case, access = case_selectors.case_get(user=user, case_id=case_id)
-    if not access.is_family:
-        raise Http404
-    return case, access
+    return case_selectors.case_get(user=user, case_id=case_id, need=Need.FAMILY)
 
 
 def family_consent(*, user, consent_id):

@@ -2,7 +2,6 @@
 audit.selectors), and the facts about a consent that a guardian needs to decide."""
 
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -36,8 +35,7 @@ RESOURCE_LABELS = {
 def family_access_history(*, case: Case, access: Access) -> QuerySet[AccessEvent]:
     """Every logged read (and refused attempt) of the family's data, newest first: the same
     query as the API's family access history (audit.selectors), for a guardian only."""
-    if not access.is_family:
-        raise Http404
+    policy.check(access, policy.Need.FAMILY)
     return audit_selectors.access_history_for_family(family=case.family)
 
 

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from api.throttles import PortalLoginThrottle
 from audit.models import AccessEvent
 from cases import selectors as case_selectors
-from cases.models import FamilyMember, NetworkMember, OrganisationMembership
+from cases.models import FamilyMember, NetworkMember
 from consent import policy
 from consent import services as consent_services
 from consent.categories import Category
@@ -48,14 +48,12 @@ def _page(request, template, *, case, current, **context):
 
 
 def _is_portal_user(user) -> bool:
-    return FamilyMember.objects.filter(user=user, role=FamilyMember.Role.GUARDIAN).exists()
+    return policy.may_use_portal(user)
 
 
 def _family_cases(user) -> list:
     """The cases of the families whose guardian `user` is, open ones first."""
-    cases = list(case_selectors.case_list(user=user).order_by("-status", "-opened_at"))
-    accesses = policy.access_for(user, cases)
-    return [(case, accesses[case.pk]) for case in cases if accesses[case.pk].is_family]
+    return case_selectors.family_case_list(user=user)
 
 
 # --- Sign-in ------------------------------------------------------------------------------------
@@ -159,13 +157,8 @@ def index(request):
 def case_detail(request, case_id):
     case, access = family_case(user=request.user, case_id=case_id)
     worker = case.responsible_worker
-    membership = (
-        OrganisationMembership.objects.filter(
-            user=worker, organisation=case.responsible_organisation, is_active=True
-        ).first()
-        if worker
-        else None
-    )
+    # None while the case waits for a new responsible worker (the named one has left).
+    membership = case_selectors.responsible_post(case=case)
     plan = case_selectors.plan_get(case=case)
     members = sorted(
         case.family.members.all(),
@@ -186,6 +179,7 @@ def case_detail(request, case_id):
         current="case",
         worker=worker,
         title=membership.title if membership else "",
+        worker_changing=case.status == case.Status.OPEN and membership is None,
         organisation=case.responsible_organisation,
         plan=plan if plan.pk else None,
         members=members,
