@@ -1,5 +1,7 @@
 """API views: validate input, call one service or selector, serialize. No domain rules here."""
 
+from typing import cast
+
 import django_filters
 from django.contrib import auth
 from django.contrib.auth import authenticate
@@ -232,7 +234,7 @@ class AccessContextMixin(AuditedMixin):
     """Serializes with the user's access to each object in the context, computed for the whole
     page at once (a constant number of queries), and logs what was shown."""
 
-    audit_case_kwarg = "pk"
+    audit_case_kwarg: str | None = "pk"
 
     def access_for(self, objects) -> dict:
         """{object id: (case, Access)} for `objects`."""
@@ -272,14 +274,14 @@ class FamilyViewSet(
     lookup_value_regex = UUID_REGEX
 
     def get_queryset(self):
-        return selectors.family_list(user=self.request.user)
+        return selectors.family_list(user=cast(User, self.request.user))
 
     audit_resource = "family"
     audit_case_kwarg = None
     audit_family_kwarg = "pk"
 
     def access_for(self, families):
-        return selectors.family_access(user=self.request.user, families=families)
+        return selectors.family_access(user=cast(User, self.request.user), families=families)
 
     @extend_schema(request=s.FamilyCreateSerializer, responses={201: s.FamilySerializer})
     def create(self, request):
@@ -347,7 +349,7 @@ class CaseViewSet(
     lookup_value_regex = UUID_REGEX
 
     def get_queryset(self):
-        return selectors.case_list(user=self.request.user)
+        return selectors.case_list(user=cast(User, self.request.user))
 
     def access_for(self, cases):
         # A case fetched by `_case_get` comes with the access computed for it in this request:
@@ -358,7 +360,7 @@ class CaseViewSet(
         return {case.pk: (case, accesses[case.pk]) for case in cases}
 
     def _case_get(self, pk):
-        case, access = selectors.case_get(user=self.request.user, case_id=pk)
+        case, access = selectors.case_get(user=cast(User, self.request.user), case_id=pk)
         self._known_access = {case.pk: access}
         return case
 
@@ -408,7 +410,7 @@ class CaseScopedMixin(AuditedMixin):
     def case_and_access(self):
         if not hasattr(self, "_case_and_access"):
             self._case_and_access = selectors.case_get(
-                user=self.request.user, case_id=self.kwargs["case_pk"]
+                user=cast(User, self.request.user), case_id=self.kwargs["case_pk"]
             )
         return self._case_and_access
 

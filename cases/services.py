@@ -8,6 +8,7 @@ import datetime
 import hashlib
 import logging
 import secrets
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -639,6 +640,7 @@ def meeting_minutes_record(
 def referral_create(*, actor: User, case: Case, service: Service, message: str = "") -> Referral:
     """Refer the family to a catalogue service; the receiving organisation is told by e-mail."""
     case = _locked_open_case(case.pk)
+    assert case.responsible_organisation_id is not None  # open_case_has_responsible_worker
     if not service.is_active:
         raise ValidationError({"service": _("This service is no longer in the catalogue.")})
     if Referral.objects.filter(case=case, service=service, status=Referral.Status.SENT).exists():
@@ -700,6 +702,7 @@ def referral_accept(
             {"worker": _("Name a worker of the organisation the family was referred to.")}
         ) from None
     case = _locked_open_case(referral.case_id)
+    assert case.responsible_worker is not None  # open_case_has_responsible_worker
     invitation = None
     already_in = worker.pk == case.responsible_worker_id or (
         NetworkMember.objects.filter(case=case, user=worker, removed_at__isnull=True).exists()
@@ -777,6 +780,7 @@ def handover_reassign(
     takes the case over. The case stays with the former worker until `to_worker` accepts
     through the usual `handover_accept`; a proposal still waiting is replaced by this one."""
     case = _locked_open_case(case.pk)
+    assert case.responsible_worker is not None  # open_case_has_responsible_worker
     memberships = policy.require_coordinator(actor)
     in_queue = policy.cases_without_worker_in_post(
         policy.coordinated_cases(memberships).filter(pk=case.pk)
@@ -803,7 +807,7 @@ def handover_reassign(
     )
     handover = Handover(
         case=case,
-        from_worker_id=case.responsible_worker_id,
+        from_worker=case.responsible_worker,
         to_worker=to_worker,
         to_organisation=to_organisation,
         message=message,
@@ -844,7 +848,7 @@ def service_save(*, actor: User, data: dict, service: Service | None = None) -> 
 # --- Emergency access (issue 8): break-the-glass -------------------------------------------------
 
 EMERGENCY_REASON_MIN_LENGTH = 10
-EMERGENCY_REASON_MAX_LENGTH = EmergencyAccess._meta.get_field("reason").max_length
+EMERGENCY_REASON_MAX_LENGTH = cast(int, EmergencyAccess._meta.get_field("reason").max_length)
 
 
 def _same_reason(a: str, b: str) -> bool:
