@@ -702,7 +702,6 @@ def referral_accept(
             {"worker": _("Name a worker of the organisation the family was referred to.")}
         ) from None
     case = _locked_open_case(referral.case_id)
-    assert case.responsible_worker is not None  # open_case_has_responsible_worker
     invitation = None
     already_in = worker.pk == case.responsible_worker_id or (
         NetworkMember.objects.filter(case=case, user=worker, removed_at__isnull=True).exists()
@@ -715,6 +714,7 @@ def referral_accept(
             expires_at__gt=timezone.now(),
         ).first()
         if invitation is None:
+            assert case.responsible_worker is not None  # open_case_has_responsible_worker
             invitation, _token = invitation_create(
                 actor=case.responsible_worker,
                 case=case,
@@ -780,7 +780,6 @@ def handover_reassign(
     takes the case over. The case stays with the former worker until `to_worker` accepts
     through the usual `handover_accept`; a proposal still waiting is replaced by this one."""
     case = _locked_open_case(case.pk)
-    assert case.responsible_worker is not None  # open_case_has_responsible_worker
     memberships = policy.require_coordinator(actor)
     in_queue = policy.cases_without_worker_in_post(
         policy.coordinated_cases(memberships).filter(pk=case.pk)
@@ -797,6 +796,7 @@ def handover_reassign(
         raise ValidationError(
             {"to_organisation": _("The receiving worker must work for the organisation given.")}
         ) from None
+    assert case.responsible_worker is not None  # open_case_has_responsible_worker
     reason = (
         Reassignment.Reason.MEMBERSHIP_ENDED
         if case.responsible_worker.is_active
