@@ -179,8 +179,8 @@ class NoteViewSet(
         case, access = self.case_and_access()
         policy.require(access, "change")
         data = s.NoteCreateSerializer(data=request.data)
-        subject = cast(RelatedField, data.fields["subject"])
-        subject.queryset = FamilyMember.objects.filter(family_id=case.family_id)
+        subject_field = cast(RelatedField, data.fields["subject"])
+        subject_field.queryset = FamilyMember.objects.filter(family_id=case.family_id)
         data.is_valid(raise_exception=True)
         [organisation_id] = access.organisations  # the one organisation you act for here
         note = services.note_create(
