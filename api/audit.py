@@ -5,6 +5,8 @@ and says in `audit_shown()` which cases it showed, with which data categories re
 organisations. Refused attempts (401, 403, 404) on a case URL are logged from the URL itself.
 """
 
+from typing import TYPE_CHECKING
+
 from rest_framework.permissions import SAFE_METHODS
 
 from audit.models import AccessEvent
@@ -21,10 +23,16 @@ class Shown:
         self.categories, self.sources = set(categories), set(sources)
 
 
-class AuditedMixin:
+if TYPE_CHECKING:  # what the mixin is mixed into, for mypy
+    from rest_framework.generics import GenericAPIView as _ViewBase
+else:
+    _ViewBase = object
+
+
+class AuditedMixin(_ViewBase):
     audit_resource = "case"
-    audit_case_kwarg = "case_pk"  # the URL parameter that names the case, if any
-    audit_family_kwarg = None  # ... or the family
+    audit_case_kwarg: str | None = "case_pk"  # the URL parameter that names the case, if any
+    audit_family_kwarg: str | None = None  # ... or the family
     # Actions that read though sent with POST (a search whose terms must stay out of the URL),
     # with the access-log action each is logged as.
     audit_read_actions: dict = {}

@@ -146,7 +146,7 @@ class AuditorMixin(AuditedMixin):
 
     audit_resource = AUDIT_LOG
     audit_case_kwarg = None
-    filterset_class = AuditEventFilter
+    filterset_class: type[AuditEventFilter] | None = AuditEventFilter
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # signed in, or 401
@@ -307,7 +307,7 @@ class AuditAnomalyView(AuditorMixin, generics.GenericAPIView):
 
     @extend_schema(responses={200: AnomalyReportSerializer, **DENIED}, filters=True)
     def get(self, request):
-        filterset = self.filterset_class(request.query_params, queryset=self.get_queryset())
+        filterset = AuditEventFilter(request.query_params, queryset=self.get_queryset())
         if not filterset.is_valid():
             raise serializers.ValidationError(filterset.errors)
         since, until = selectors.anomaly_window(
@@ -421,6 +421,7 @@ class AccessHistoryMixin(AuditedMixin):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
+        assert page is not None  # pagination_class is set
         people = selectors.people_of(page)
         entries = [history_entry(event, people) for event in page]
         return self.get_paginated_response(self.get_serializer(entries, many=True).data)

@@ -1,5 +1,7 @@
 """API of consents: requests by the responsible worker, decisions by the family, receipts."""
 
+from typing import cast
+
 import django_filters
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -7,13 +9,14 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
+from rest_framework.relations import RelatedField
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.audit import AuditedMixin, Shown
 from api.serializers import InputSerializer, OrganisationRefSerializer, UserRefSerializer
 from api.views import UUID_REGEX, CaseScopedMixin
-from cases.models import FamilyMember, Organisation
+from cases.models import FamilyMember, Organisation, User
 from consent import policy, receipts, selectors, services
 from consent.categories import Category
 from consent.models import Consent, ConsentEvent
@@ -160,15 +163,17 @@ class ConsentViewSet(
         return [Shown(case, accesses[case_id]) for case_id, case in cases.items()]
 
     def get_queryset(self):
-        return selectors.consent_list(user=self.request.user)
+        return selectors.consent_list(user=cast(User, self.request.user))
 
     def get_object(self):
-        return selectors.consent_get(user=self.request.user, consent_id=self.kwargs["pk"])
+        return selectors.consent_get(
+            user=cast(User, self.request.user), consent_id=self.kwargs["pk"]
+        )
 
     def _decide(self, request, decision):
         consent = self.get_object()
         data = DecisionSerializer(data=request.data)
-        data.fields["grantor"].queryset = family_members(consent)
+        cast(RelatedField, data.fields["grantor"]).queryset = family_members(consent)
         data.is_valid(raise_exception=True)
         services.consent_decide(
             actor=request.user, consent=consent, decision=decision, **data.validated_data
@@ -198,7 +203,7 @@ class ConsentViewSet(
         """Record a child's view (12+), or a 15+ child's refusal to share notes about them."""
         consent = self.get_object()
         data = ChildViewSerializer(data=request.data)
-        data.fields["child"].queryset = family_members(consent)
+        cast(RelatedField, data.fields["child"]).queryset = family_members(consent)
         data.is_valid(raise_exception=True)
         services.consent_child_view(actor=request.user, consent=consent, **data.validated_data)
         return Response(ConsentSerializer(self.get_object()).data)

@@ -1,17 +1,20 @@
 """API of a case's network: members, invitations, notes and the shared plan."""
 
+from typing import cast
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
+from rest_framework.relations import RelatedField
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import serializers as s
 from api.views import UUID_REGEX, CaseScopedMixin
 from cases import selectors, services
-from cases.models import FamilyMember, Invitation, NetworkMember, Note
+from cases.models import FamilyMember, Invitation, NetworkMember, Note, User
 from consent.categories import Category
 from consent.policy import Need
 
@@ -127,10 +130,12 @@ class MyInvitationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Invitation.objects.none()
-        return selectors.my_invitations(user=self.request.user)
+        return selectors.my_invitations(user=cast(User, self.request.user))
 
     def _invitation(self):
-        return services.invitation_by_key(user=self.request.user, key=self.kwargs["token"])
+        return services.invitation_by_key(
+            user=cast(User, self.request.user), key=self.kwargs["token"]
+        )
 
     @extend_schema(request=None, responses=s.NetworkMemberSerializer)
     @action(detail=True, methods=["post"])
@@ -174,7 +179,8 @@ class NoteViewSet(
         case, access = self.case_and_access()
         self.case_and_access(need=Need.CHANGE)
         data = s.NoteCreateSerializer(data=request.data)
-        data.fields["subject"].queryset = FamilyMember.objects.filter(family_id=case.family_id)
+        subject_field = cast(RelatedField, data.fields["subject"])
+        subject_field.queryset = FamilyMember.objects.filter(family_id=case.family_id)
         data.is_valid(raise_exception=True)
         note = services.note_create(
             actor=request.user, case=case, access=access, **data.validated_data

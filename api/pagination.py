@@ -1,13 +1,25 @@
 """Page-number pagination with a client-chosen page size, capped."""
 
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
+if TYPE_CHECKING:  # what the mixin is mixed into, for mypy
+    from rest_framework.pagination import BasePagination as _PaginationBase
+else:
+    _PaginationBase = object
 
-class StrictPageSizeMixin:
+
+class StrictPageSizeMixin(_PaginationBase):
     """A `page_size` that is not a whole number from 1 to `max_page_size` is refused with 400,
     not silently replaced by the default or the cap; an empty one means the default."""
+
+    # Set by the class this is mixed into (the mixin needs all three).
+    page_size: int | None
+    page_size_query_param: str
+    max_page_size: int
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param, "")

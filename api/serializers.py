@@ -1,6 +1,7 @@
 """Input and output serializers. No domain rules here: those live in services and the policy."""
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -20,12 +21,18 @@ from cases.models import (
     OrganisationMembership,
     Plan,
     Service,
+    ServiceLanguage,
     User,
 )
 from consent.categories import Category
 
+if TYPE_CHECKING:  # what the mixin is mixed into, for mypy
+    _SerializerBase = serializers.Serializer
+else:
+    _SerializerBase = object
 
-class RejectUnknownFieldsMixin:
+
+class RejectUnknownFieldsMixin(_SerializerBase):
     """Input serializers answer 400 for a key they do not take (unknown or read-only), instead of
     dropping it silently: a misspelt field must not look like a successful write."""
 
@@ -90,7 +97,7 @@ class OrganisationSerializer(serializers.ModelSerializer):
 class ServiceSerializer(serializers.ModelSerializer):
     organisation = OrganisationRefSerializer(read_only=True)
     municipalities = MunicipalityRefSerializer(many=True, read_only=True)
-    languages = serializers.SlugRelatedField(
+    languages: "serializers.SlugRelatedField[ServiceLanguage]" = serializers.SlugRelatedField(
         many=True,
         read_only=True,
         slug_field="language",
@@ -306,7 +313,7 @@ class CaseCreateSerializer(InputSerializer):
     def __init__(self, *args, families=None, **kwargs):
         super().__init__(*args, **kwargs)
         if families is not None:
-            self.fields["family"].queryset = families
+            cast(serializers.RelatedField, self.fields["family"]).queryset = families
 
 
 class CaseUpdateSerializer(InputSerializer):

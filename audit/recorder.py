@@ -27,10 +27,11 @@ class AccessRecorder:
 
     def _event(self, **fields) -> AccessEvent:
         user = getattr(self.request, "user", None)
-        authenticated = user is not None and user.is_authenticated
+        if user is not None and not user.is_authenticated:
+            user = None  # anonymous: logged without a user
         return AccessEvent(
-            user_id=user.pk if authenticated else None,
-            username=user.get_username() if authenticated else "",
+            user_id=user.pk if user is not None else None,
+            username=user.get_username() if user is not None else "",
             request_id=self.request_id,
             client_address=self.request.META.get("REMOTE_ADDR") or None,
             **fields,

@@ -27,6 +27,7 @@ import os
 import re
 from dataclasses import dataclass
 from hashlib import sha256
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -182,13 +183,13 @@ def _read_external(name: str, directory) -> list[tuple[int | None, dict | None, 
             lines = handle.read().splitlines()
     except (ValueError, FileNotFoundError):  # not a name a file can have; no copy (yet)
         return []
-    entries = []
+    entries: list[tuple[int | None, dict | None, str | None]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
-            fields = (entry["chain"], entry["seq"], entry["head_hash"])
+            fields: tuple[Any, ...] = (entry["chain"], entry["seq"], entry["head_hash"])
             fields += (entry["key_id"], entry["signature"])
             if not isinstance(entry["seq"], int) or not all(isinstance(f, str) for f in fields[2:]):
                 raise TypeError
@@ -225,7 +226,7 @@ class _ChainVerifier:
             else:
                 self.anchors[checkpoint.seq] = checkpoint.head_hash
         for _number, entry, problem in external:
-            if problem:
+            if problem or entry is None:
                 self.fail(None, f"the external checkpoint copy is damaged: {problem}")
                 continue
             seq = entry["seq"]
@@ -274,7 +275,7 @@ class _ChainVerifier:
 
     def purge_cuts(self) -> dict[int, int]:
         """cut -> sequence number of the purge event that names it."""
-        cuts = {}
+        cuts: dict[int, int] = {}
         events = AccessEvent.objects.filter(chain=self.name, resource=PURGE_RESOURCE)
         for seq, purpose in events.values_list("seq", "purpose"):
             match = _PURGE_PURPOSE.fullmatch(purpose)
@@ -282,8 +283,9 @@ class _ChainVerifier:
                 cuts.setdefault(int(match.group(1)), seq)
         return cuts
 
-    def moved_from(self, event: AccessEvent) -> int | None:
-        """The sequence number this event was appended under, if its seq alone was changed."""
+    def moved_from(self, event: Any) -> int | None:
+        """The sequence number this event (a named-tuple row of STREAMED_FIELDS) was appended
+        under, if its seq alone was changed."""
         if event.prev_hash == GENESIS_HASH:
             original = 1
         else:
@@ -364,7 +366,7 @@ class _ChainVerifier:
                             f"checkpoint at {seq} (history was rewritten)",
                         )
                     trusted = seq
-                if seq == limit and stored_hash != self.head.head_hash:
+                if seq == limit and self.head is not None and stored_hash != self.head.head_hash:
                     raise _Broken(seq, f"the chain head row does not match event {seq}")
                 prev_hash, expected, last_seq = stored_hash, seq + 1, seq
                 self.verified += 1
@@ -409,8 +411,8 @@ class _ChainVerifier:
         if self.head is not None and last_seq is not None:
             # Read the events before the head: a concurrent append moves both at once.
             newest = AccessEvent.objects.filter(chain=self.name).aggregate(last=Max("seq"))
-            head_seq = Chain.objects.filter(name=self.name).values_list("head_seq", flat=True)
-            head_seq = head_seq.first() or 0
+            head_row = Chain.objects.filter(name=self.name).values_list("head_seq", flat=True)
+            head_seq = head_row.first() or 0
             if newest["last"] is not None and newest["last"] > head_seq:
                 self.fail(
                     head_seq + 1,

@@ -83,11 +83,12 @@ class ServiceAgeFilter(admin.SimpleListFilter):
         return [(str(age), str(age)) for age in range(18)]
 
     def queryset(self, request, queryset):
-        if self.value() is None:
+        value = self.value()
+        if value is None:
             return queryset
-        if not self.value().isdigit():
+        if not value.isdigit():
             return queryset.none()
-        return selectors.service_by_age(queryset, int(self.value()))
+        return selectors.service_by_age(queryset, int(value))
 
 
 class ServiceLanguageInline(admin.TabularInline):
@@ -137,12 +138,14 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 class UserCreationForm(auth_forms.AdminUserCreationForm):
-    class Meta(auth_forms.AdminUserCreationForm.Meta):
+    # The stubs do not declare the form's Meta.
+    class Meta(auth_forms.AdminUserCreationForm.Meta):  # type: ignore[name-defined]
         model = User
 
 
 class UserChangeForm(auth_forms.UserChangeForm):
-    class Meta(auth_forms.UserChangeForm.Meta):
+    # The stubs do not declare the form's Meta.
+    class Meta(auth_forms.UserChangeForm.Meta):  # type: ignore[name-defined]
         model = User
 
 

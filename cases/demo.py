@@ -2,7 +2,9 @@
 
 import datetime
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
@@ -754,7 +756,11 @@ OPENING_REASON = (
 GUARDIAN_USERNAME = "hanna.huoltaja"
 # Individual numbers 900-999 are reserved for temporary identifiers and never belong to a
 # real person, so the demo codes cannot collide with anyone's.
-GUARDIAN = {"first_name": "Hanna", "birth_date": datetime.date(1987, 5, 14), "individual": 904}
+GUARDIAN: dict[str, Any] = {
+    "first_name": "Hanna",
+    "birth_date": datetime.date(1987, 5, 14),
+    "individual": 904,
+}
 CHILDREN = [  # first name, age on the seeding day, individual number (odd: boy, even: girl)
     ("Aino", 13, 912),
     ("Eeli", 8, 917),
@@ -795,6 +801,9 @@ class SeedResult:
         return bool(self.created or self.updated)
 
 
+_M = TypeVar("_M", bound=models.Model)
+
+
 class _Seeder:
     def __init__(self, *, today: datetime.date):
         self.today = today
@@ -802,9 +811,9 @@ class _Seeder:
         self._password_hash: str | None = None
         self._new: set[tuple[type[models.Model], object]] = set()  # made in this run
 
-    def upsert(self, model: type[models.Model], lookup: dict, values: dict) -> models.Model:
+    def upsert(self, model: type[_M], lookup: dict, values: dict) -> _M:
         """get_or_create by a natural key, then save only the fields that differ (if any)."""
-        obj = model.objects.filter(**lookup).first()
+        obj = model._default_manager.filter(**lookup).first()
         if obj is None:
             obj = model(**lookup, **values)
             obj.full_clean()
@@ -821,7 +830,7 @@ class _Seeder:
             self.result.updated[model] += 1
         return obj
 
-    def set_m2m(self, obj: models.Model, name: str, wanted: list[models.Model]) -> None:
+    def set_m2m(self, obj: models.Model, name: str, wanted: Sequence[models.Model]) -> None:
         manager = getattr(obj, name)
         if set(manager.values_list("pk", flat=True)) != {o.pk for o in wanted}:
             manager.set(wanted)
@@ -1009,7 +1018,7 @@ class _Seeder:
             self.result.created[FamilyMember] += len(members)
             self.result.created[Case] += 1
         # The latest case: a demo whose case was closed by hand is left as it is.
-        return Case.objects.filter(family=family).order_by("-opened_at").first()
+        return Case.objects.filter(family=family).latest("opened_at")
 
 
 NETWORK = [  # username, role on the case

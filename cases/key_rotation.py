@@ -95,7 +95,7 @@ def _walk(
             if not rows:
                 break
             after = rows[-1][0]
-            new_values = {}
+            new_values: dict[object, str] = {}
             for pk, ciphertext, index in rows:
                 try:
                     new_value = change(ciphertext, index)

@@ -335,6 +335,8 @@ class Handover(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
     proposed_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Not stored: set by handover_propose on a departed worker's behalf, for the e-mail.
+    proposed_by: User | None
 
     class Meta:
         ordering = ["-proposed_at", "id"]

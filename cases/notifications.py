@@ -278,7 +278,7 @@ def action_due(action: PlanAction) -> OutboundMail | None:
     """To the worker who does the action; for someone close to the family (no account), to the
     case's responsible worker, who keeps in touch with them."""
     who = action.responsible_user or action.case.responsible_worker
-    if who is None or not who.is_active:
+    if who is None or not who.is_active or action.due_date is None:
         return None
     return queue(
         kind="action_due",

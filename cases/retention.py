@@ -105,7 +105,7 @@ def case_purge(*, case_id, operator: str, now: datetime.datetime | None = None) 
         _delete(ConsentEvent.objects.filter(consent__case=case), purged, history)
         _delete(Consent.objects.filter(case=case), purged, history)
         for model in CASE_DATA:
-            _delete(model.objects.filter(case=case), purged, history)
+            _delete(model._default_manager.filter(case=case), purged, history)
         _delete(Case.objects.filter(pk=case.pk), purged, history)
         if not Case.objects.filter(family_id=case.family_id).exists():
             _delete(FamilyMember.objects.filter(family_id=case.family_id), purged, history)

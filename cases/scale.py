@@ -42,6 +42,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -90,7 +91,7 @@ AUDITOR_USERNAME = "scale.auditor"
 COORDINATOR_USERNAME = "scale.coordinator"
 
 # Plan actions (who does what by when), where this version of the app has them.
-PlanAction = getattr(case_models, "PlanAction", None)
+PlanAction: Any = getattr(case_models, "PlanAction", None)
 ACTION_TITLES = [
     "Perhetyön kartoitus",
     "Tukihenkilön haku",
@@ -127,7 +128,7 @@ MUNICIPALITY_WEIGHTS = {
     "pukkila": 2,
     "myrskyla": 2,
 }
-KIND_WEIGHTS = {
+KIND_WEIGHTS: dict[str, int] = {
     Kind.WELLBEING_AREA: 6,
     Kind.MUNICIPALITY: 4,
     Kind.NGO: 1,
@@ -364,8 +365,10 @@ class _Generator:
                 )
         self.insert(Organisation, list(organisations.values()))
         self.insert(Service, services)
-        Through = Service.municipalities.through
-        self.insert(Through, [Through(service=s, municipality=m) for s, m in service_links])
+        ServiceThrough = Service.municipalities.through
+        self.insert(
+            ServiceThrough, [ServiceThrough(service=s, municipality=m) for s, m in service_links]
+        )
         self.areas, self.municipalities, self.organisations = areas, municipalities, organisations
 
     def accounts(self) -> None:
@@ -662,10 +665,10 @@ class _Generator:
             )
 
         # Notes: the responsible worker's and the members', in their organisations' categories.
-        writers = [(responsible, responsible_org)]
+        writers: list[tuple[Any, Any]] = [(responsible, responsible_org)]
         writers += [(m.user, m.organisation) for m in network if m.user]
         note_count = rnd.choices(range(0, 7), weights=[8, 20, 22, 18, 14, 10, 8])[0]
-        wanted = [None] * note_count
+        wanted: list[str | None] = [None] * note_count
         if index < len(CATEGORIES):  # every category, even in the smallest data set
             wanted.append(CATEGORIES[index])
         if probe:
@@ -950,7 +953,8 @@ class _Generator:
         )[0]
         action = AccessEvent.Action.VIEW
         responsible_org = case.responsible_organisation_id
-        categories, sources = set(), set()
+        categories: set[str] = set()
+        sources: set = set()
         if resource in ("case", "family"):
             if rnd.random() < 0.4:
                 action = AccessEvent.Action.LIST
@@ -1139,7 +1143,7 @@ def digest() -> str:
     ]
     for model, left, right in links:
         sha.update(f"#{model._meta.label}\n".encode())
-        rows = model.objects.order_by(left, right).values_list(left, right)
+        rows = model._default_manager.order_by(left, right).values_list(left, right)
         for row in rows.iterator(chunk_size=5000):
             sha.update(("|".join(_plain(v) for v in row) + "\n").encode())
     # Permission rows by (case, user), each with its codenames sorted here: databases collate

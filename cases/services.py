@@ -8,6 +8,7 @@ import datetime
 import hashlib
 import logging
 import secrets
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -640,6 +641,7 @@ def meeting_minutes_record(
 def referral_create(*, actor: User, case: Case, service: Service, message: str = "") -> Referral:
     """Refer the family to a catalogue service; the receiving organisation is told by e-mail."""
     case = _locked_open_case(case.pk)
+    assert case.responsible_organisation_id is not None  # open_case_has_responsible_worker
     if not service.is_active:
         raise ValidationError({"service": _("This service is no longer in the catalogue.")})
     if Referral.objects.filter(case=case, service=service, status=Referral.Status.SENT).exists():
@@ -713,6 +715,7 @@ def referral_accept(
             expires_at__gt=timezone.now(),
         ).first()
         if invitation is None:
+            assert case.responsible_worker is not None  # open_case_has_responsible_worker
             invitation, _token = invitation_create(
                 actor=case.responsible_worker,
                 case=case,
@@ -796,6 +799,7 @@ def handover_reassign(
         raise ValidationError(
             {"to_organisation": _("The receiving worker must work for the organisation given.")}
         ) from None
+    assert case.responsible_worker is not None  # open_case_has_responsible_worker
     reason = (
         Reassignment.Reason.MEMBERSHIP_ENDED
         if case.responsible_worker.is_active
@@ -806,7 +810,7 @@ def handover_reassign(
     )
     handover = Handover(
         case=case,
-        from_worker_id=case.responsible_worker_id,
+        from_worker=case.responsible_worker,
         to_worker=to_worker,
         to_organisation=to_organisation,
         message=message,
@@ -847,7 +851,7 @@ def service_save(*, actor: User, data: dict, service: Service | None = None) -> 
 # --- Emergency access (issue 8): break-the-glass -------------------------------------------------
 
 EMERGENCY_REASON_MIN_LENGTH = 10
-EMERGENCY_REASON_MAX_LENGTH = EmergencyAccess._meta.get_field("reason").max_length
+EMERGENCY_REASON_MAX_LENGTH = cast(int, EmergencyAccess._meta.get_field("reason").max_length)
 
 
 def _same_reason(a: str, b: str) -> bool:

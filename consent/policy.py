@@ -306,15 +306,15 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
             consent__in=consents_in_force, kind=ConsentEvent.Kind.CHILD_REFUSED
         ).values_list("consent_id", "subject_id"):
             refusals.setdefault(consent_id, set()).add(subject_id)
-        rows = list(consents_in_force.values_list("pk", "case_id", "categories"))
+        consent_rows = list(consents_in_force.values_list("pk", "case_id", "categories"))
         recipients: dict = {}
-        if rows:
+        if consent_rows:
             through = Consent.recipients.through.objects.filter(
-                consent_id__in=[pk for pk, _case_id, _categories in rows]
+                consent_id__in=[pk for pk, _case_id, _categories in consent_rows]
             )
             for consent_id, organisation_id in through.values_list("consent_id", "organisation_id"):
                 recipients.setdefault(consent_id, set()).add(organisation_id)
-        for consent_id, case_id, categories in rows:
+        for consent_id, case_id, categories in consent_rows:
             facts[case_id].consents.append(
                 (
                     consent_id,

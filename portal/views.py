@@ -75,7 +75,8 @@ def _safe_next(request) -> str:
 def login_view(request):
     form = LoginForm(request.POST or None)
     status = 200
-    if request.method == "POST" and not PortalLoginThrottle().allow_request(request, None):
+    # This throttle never reads `view`: a Django view has no APIView to pass.
+    if request.method == "POST" and not PortalLoginThrottle().allow_request(request, None):  # type: ignore[arg-type]
         form.full_clean()  # only so that the form can carry the message: no password is checked
         form.add_error(None, _("Too many sign-in attempts from your address. Try again shortly."))
         status = 429

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 EXCLUDED_LOGGERS = ("django.db.backends", "factory")
 
@@ -45,7 +46,7 @@ _CODE_SHAPE = re.compile(r"(?<![0-9A-Za-z])\d{6}[-+A-FU-Y]\d{3}[0-9A-Y](?![0-9A-
 def demo_identity_codes(today: datetime.date | None = None) -> list[str]:
     from cases import demo
 
-    today = today or datetime.date.today()
+    today = today or timezone.localdate()  # the day seed_demo seeds by
     codes = [demo.identity_code(demo.GUARDIAN["birth_date"], demo.GUARDIAN["individual"])]
     for _name, age, individual in demo.CHILDREN:
         codes.append(demo.identity_code(demo.birth_date_for_age(age, today=today), individual))

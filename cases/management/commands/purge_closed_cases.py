@@ -50,6 +50,7 @@ class Command(BaseCommand):
             if result is None:
                 self.stdout.write(f"case {pk}: no longer due, left as it is")
                 continue
+            assert result.event is not None  # every purge is recorded
             purged += 1
             rows = sum(result.deleted.values())
             family = "and its family " if result.family_deleted else ""
