@@ -19,7 +19,7 @@ from api.views import UUID_REGEX, PlanScopedMixin
 from cases import selectors, services
 from cases.models import FamilyMember, Meeting, NetworkMember
 from consent import policy
-from consent.categories import Category
+from koordinointi.vocabulary import Category
 
 
 class MeetingSerializer(serializers.ModelSerializer):

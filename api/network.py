@@ -13,7 +13,7 @@ from api.views import UUID_REGEX, CaseScopedMixin
 from cases import selectors, services
 from cases.models import FamilyMember, Invitation, NetworkMember, Note
 from consent import policy
-from consent.categories import Category
+from koordinointi.vocabulary import Category
 
 
 class NetworkMemberViewSet(

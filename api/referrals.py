@@ -16,7 +16,7 @@ from api.views import UUID_REGEX, PlanScopedMixin
 from cases import selectors, services
 from cases.models import Referral, Service, ServiceLanguage
 from consent import policy
-from consent.categories import Category
+from koordinointi.vocabulary import Category
 
 
 class ReferralSerializer(serializers.ModelSerializer):

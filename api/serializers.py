@@ -22,7 +22,7 @@ from cases.models import (
     Service,
     User,
 )
-from consent.categories import Category
+from koordinointi.vocabulary import Category
 
 
 class RejectUnknownFieldsMixin:

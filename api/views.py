@@ -10,7 +10,7 @@ from rest_framework.permissions import BasePermission
 from api.audit import AuditedMixin, Shown
 from cases import selectors
 from cases.models import OrganisationMembership
-from consent.categories import Category
+from koordinointi.vocabulary import Category
 
 UUID_REGEX = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 

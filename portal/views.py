@@ -24,9 +24,9 @@ from cases import selectors as case_selectors
 from cases.models import FamilyMember, NetworkMember, OrganisationMembership
 from consent import policy
 from consent import services as consent_services
-from consent.categories import Category
 from consent.models import Consent, ConsentEvent
 from koordinointi.security import lockout_message
+from koordinointi.vocabulary import Category
 from portal import selectors
 from portal.access import family_case, family_consent, family_page, portal_view, shown
 from portal.forms import LoginForm

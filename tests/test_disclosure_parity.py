@@ -65,8 +65,8 @@ from cases.models import (
     Plan,
     User,
 )
-from consent.categories import Category
 from consent.models import Consent, ConsentEvent
+from koordinointi.vocabulary import Category
 from tests.conftest import PERSONAS, TIINA, ULLA
 from tests.factories import WorkerFactory
 from tests.routes import (

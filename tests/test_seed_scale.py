@@ -17,8 +17,8 @@ from cases import scale
 from cases.models import Case, Family, FamilyMember, NetworkMember, Note, User
 from consent import policy
 from consent import services as consent_services
-from consent.categories import Category
 from consent.models import Consent, ConsentEvent
+from koordinointi.vocabulary import Category
 
 pytestmark = pytest.mark.django_db
 
