@@ -18,7 +18,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from api.throttles import PortalLoginThrottle
 from audit.models import AccessEvent
 from cases import selectors as case_selectors
 from cases.models import FamilyMember, NetworkMember, OrganisationMembership
@@ -30,6 +29,7 @@ from koordinointi.vocabulary import Category
 from portal import selectors
 from portal.access import family_case, family_consent, family_page, portal_view, shown
 from portal.forms import LoginForm
+from portal.throttles import PortalLoginThrottle
 
 HISTORY_PAGE_SIZE = 50
 
