@@ -33,7 +33,7 @@ from audit import verify as audit_verify
 from audit.models import AccessEvent
 from audit.recorder import recorder_for
 from consent import policy
-from consent.categories import Category
+from koordinointi.vocabulary import Category
 
 AUDIT_LOG = "audit-log"
 ACCESS_HISTORY = "access-history"

@@ -18,9 +18,9 @@ from api.serializers import InputSerializer, OrganisationRefSerializer, UserRefS
 from api.views import UUID_REGEX, CaseScopedMixin
 from cases.models import FamilyMember, Organisation, User
 from consent import policy, receipts, selectors, services
-from consent.categories import Category
 from consent.models import Consent, ConsentEvent
 from consent.policy import Need
+from koordinointi.vocabulary import Category
 
 
 def family_members(consent):

@@ -13,7 +13,7 @@ from api.views import UUID_REGEX
 from cases import selectors, services
 from cases.models import FamilyMember, Referral, User
 from consent import policy
-from consent.categories import Category
+from koordinointi.vocabulary import Category
 
 
 class ReferralFamilyMemberSerializer(serializers.ModelSerializer):

@@ -18,8 +18,8 @@ from api import serializers as s
 from api.views import UUID_REGEX, PlanScopedMixin
 from cases import selectors, services
 from cases.models import FamilyMember, Meeting, NetworkMember
-from consent.categories import Category
 from consent.policy import Need
+from koordinointi.vocabulary import Category
 
 
 class MeetingSerializer(serializers.ModelSerializer):

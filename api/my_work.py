@@ -10,7 +10,7 @@ from api import serializers as s
 from api.audit import AuditedMixin, Shown
 from api.plan_actions import PlanActionSerializer
 from cases import selectors
-from consent.categories import Category
+from koordinointi.vocabulary import Category
 
 
 class ConsentRequestBriefSerializer(serializers.Serializer):

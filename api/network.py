@@ -15,8 +15,8 @@ from api import serializers as s
 from api.views import UUID_REGEX, CaseScopedMixin
 from cases import selectors, services
 from cases.models import FamilyMember, Invitation, NetworkMember, Note, User
-from consent.categories import Category
 from consent.policy import Need
+from koordinointi.vocabulary import Category
 
 
 class NetworkMemberViewSet(

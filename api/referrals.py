@@ -16,8 +16,8 @@ from api.views import UUID_REGEX, PlanScopedMixin
 from cases import selectors, services
 from cases.models import Referral, Service, ServiceLanguage
 from consent import policy
-from consent.categories import Category
 from consent.policy import Need
+from koordinointi.vocabulary import Category
 
 
 class ReferralSerializer(serializers.ModelSerializer):

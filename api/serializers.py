@@ -24,7 +24,7 @@ from cases.models import (
     ServiceLanguage,
     User,
 )
-from consent.categories import Category
+from koordinointi.vocabulary import Category
 
 if TYPE_CHECKING:  # what the mixin is mixed into, for mypy
     _SerializerBase = serializers.Serializer

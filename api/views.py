@@ -11,8 +11,8 @@ from rest_framework.permissions import BasePermission
 from api.audit import AuditedMixin, Shown
 from cases import selectors
 from consent import policy
-from consent.categories import Category
 from consent.policy import Need
+from koordinointi.vocabulary import Category
 
 UUID_REGEX = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 

@@ -6,9 +6,10 @@ import json
 import uuid
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
-from audit.models import GENESIS_HASH, HASHED_FIELDS, AccessEvent, Chain
+from audit import checkpoints
+from audit.models import HASHED_FIELDS, AccessEvent, Chain
 
 
 def _plain(value):
@@ -37,19 +38,6 @@ def default_chain() -> str:
     return settings.AUDIT_CHAIN
 
 
-def _locked_head(name: str) -> Chain:
-    """The chain's head row, locked until the transaction ends (created on first use)."""
-    head = Chain.objects.select_for_update().filter(name=name).first()
-    if head is None:
-        try:
-            with transaction.atomic():
-                Chain.objects.create(name=name, head_seq=0, head_hash=GENESIS_HASH)
-        except IntegrityError:  # another server created it first
-            pass
-        head = Chain.objects.select_for_update().get(name=name)
-    return head
-
-
 def append(events: list[AccessEvent], *, chain: str | None = None) -> list[AccessEvent]:
     """Append `events` (unsaved) to a chain, in order, with gap-free sequence numbers.
 
@@ -63,9 +51,7 @@ def append(events: list[AccessEvent], *, chain: str | None = None) -> list[Acces
 
 
 def _append(events: list[AccessEvent], name: str) -> list[AccessEvent]:
-    from audit import checkpoints
-
-    head = _locked_head(name)
+    head = Chain.locked_head(name)
     seq, prev_hash = head.head_seq, head.head_hash
     for event in events:
         seq += 1

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from audit.models import Checkpoint
+from audit.models import Chain, Checkpoint
 
 _CHAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -187,10 +187,8 @@ def create_checkpoint(*, chain: str) -> Checkpoint | None:
 
     Returns the existing checkpoint when the head has not moved since the last one.
     """
-    from audit.chain import _locked_head
-
     with transaction.atomic():
-        head = _locked_head(chain)
+        head = Chain.locked_head(chain)
         if head.head_seq == 0:
             return None
         return _checkpoint_at(

@@ -6,7 +6,7 @@ are append-only at the database level (triggers installed by a migration).
 
 import uuid
 
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -23,6 +23,22 @@ class Chain(models.Model):
 
     def __str__(self):
         return f"{self.name} @ {self.head_seq}"
+
+    @classmethod
+    def locked_head(cls, name: str) -> "Chain":
+        """The chain's head row, locked until the transaction ends (created on first use).
+
+        Here rather than in audit.chain so that appending and checkpointing both lock the head
+        without importing each other."""
+        head = cls.objects.select_for_update().filter(name=name).first()
+        if head is None:
+            try:
+                with transaction.atomic():
+                    cls.objects.create(name=name, head_seq=0, head_hash=GENESIS_HASH)
+            except IntegrityError:  # another server created it first
+                pass
+            head = cls.objects.select_for_update().get(name=name)
+        return head
 
 
 class AccessEvent(models.Model):

@@ -54,8 +54,8 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 from audit import chain, verify  # noqa: E402
 from audit.models import AccessEvent  # noqa: E402
 from audit.recorder import AccessRecorder  # noqa: E402
-from cases import demo  # noqa: E402
 from cases.models import User  # noqa: E402
+from cases.seeding import demo  # noqa: E402
 
 
 def reset_database() -> None:

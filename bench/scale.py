@@ -377,8 +377,8 @@ def measure(requests: int) -> dict:
 
     from audit import chain
     from audit.models import AccessEvent
-    from cases import scale
     from cases.models import Case, FamilyMember, Organisation, User
+    from cases.seeding import scale
     from consent import policy
     from consent import services as consent_services
     from consent.models import ConsentEvent

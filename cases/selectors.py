@@ -23,7 +23,7 @@ from cases.models import (
 )
 from consent import policy
 from consent.policy import Access, Need
-from koordinointi.vocabulary import Category, in_force
+from koordinointi.vocabulary import Category, age_on, in_force
 
 _CASE_RELATED = ("family__municipality", "responsible_worker", "responsible_organisation")
 
@@ -217,11 +217,10 @@ def services_for_case(*, case: Case, queryset: QuerySet[Service]) -> QuerySet[Se
     """Services for the family of `case`: offered in its municipality, to one of its children's
     ages (any age when no child's birth date is known)."""
     from cases.models import FamilyMember
-    from consent.services import child_age
 
     queryset = queryset.filter(municipalities=case.family.municipality_id)
     ages = {
-        child_age(child)
+        age_on(child.birth_date)
         for child in FamilyMember.objects.filter(
             family_id=case.family_id, role=FamilyMember.Role.CHILD, birth_date__isnull=False
         )

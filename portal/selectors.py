@@ -11,9 +11,9 @@ from cases.models import Case, FamilyMember, OrganisationMembership, User
 from consent import policy
 from consent import selectors as consent_selectors
 from consent import services as consent_services
-from consent.categories import Category
 from consent.models import Consent, ConsentEvent
 from consent.policy import Access
+from koordinointi.vocabulary import Category
 
 # What each logged resource is, in words a family understands.
 CASE_LABEL = _("your case and who is responsible for it")

@@ -18,18 +18,18 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from api.throttles import PortalLoginThrottle
 from audit.models import AccessEvent
 from cases import selectors as case_selectors
 from cases.models import FamilyMember, NetworkMember
 from consent import policy
 from consent import services as consent_services
-from consent.categories import Category
 from consent.models import Consent, ConsentEvent
 from koordinointi.security import lockout_message
+from koordinointi.vocabulary import Category
 from portal import selectors
 from portal.access import family_case, family_consent, family_page, portal_view, shown
 from portal.forms import LoginForm
+from portal.throttles import PortalLoginThrottle
 
 HISTORY_PAGE_SIZE = 50
 

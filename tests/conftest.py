@@ -10,7 +10,8 @@ from django.db import transaction
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from cases import demo, services
+from cases import services
+from cases.seeding import demo
 from tests import log_scan
 from tests.factories import (
     MunicipalityFactory,
@@ -133,7 +134,7 @@ def persona_accounts() -> dict:
 class DemoWorld:
     """The seeded demo: the Virtanen case and the personas' accounts."""
 
-    seeded: object  # cases.demo.SeedResult
+    seeded: object  # cases.seeding.demo.SeedResult
     case: object  # the Virtanen case
     users: dict  # username -> user, the demo personas
 

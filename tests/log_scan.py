@@ -24,7 +24,7 @@ from django.utils import timezone
 
 EXCLUDED_LOGGERS = ("django.db.backends", "factory")
 
-# People of the demo (cases/demo.py) and of the test fixtures (tests/conftest.py and the
+# People of the demo (cases/seeding/demo.py) and of the test fixtures (tests/conftest.py and the
 # authorization matrix's extra families). Staff names are not in it: workers act in their role.
 FAMILY_NAMES = (
     "Virtanen",
@@ -44,7 +44,7 @@ _CODE_SHAPE = re.compile(r"(?<![0-9A-Za-z])\d{6}[-+A-FU-Y]\d{3}[0-9A-Y](?![0-9A-
 
 
 def demo_identity_codes(today: datetime.date | None = None) -> list[str]:
-    from cases import demo
+    from cases.seeding import demo
 
     today = today or timezone.localdate()  # the day seed_demo seeds by
     codes = [demo.identity_code(demo.GUARDIAN["birth_date"], demo.GUARDIAN["individual"])]

@@ -21,8 +21,9 @@ from rest_framework.test import APIClient
 from audit import chain as audit_chain
 from audit.models import AccessEvent
 from audit.verify import verify_all
-from cases import demo, services
+from cases import services
 from cases.models import Case, Family, Note, Organisation, User
+from cases.seeding import demo
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
 from tests.factories import access_of

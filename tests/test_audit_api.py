@@ -20,8 +20,9 @@ from rest_framework.test import APIClient
 
 from audit.chain import append
 from audit.models import AccessEvent
-from cases import demo, services
+from cases import services
 from cases.models import Case, Family, Organisation, OrganisationMembership, User
+from cases.seeding import demo
 from tests.factories import MembershipFactory, UserFactory, WorkerFactory
 from tests.query_counts import ACCESS_LOG, REQUEST
 

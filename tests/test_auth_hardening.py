@@ -279,7 +279,7 @@ def test_signing_out_needs_a_signed_in_caller(worker):
 
 
 def test_portal_sign_out_flushes_the_session(db):
-    from cases import demo
+    from cases.seeding import demo
 
     demo.seed()
     client = Client()

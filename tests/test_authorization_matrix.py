@@ -29,7 +29,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases import demo, services
+from cases import services
 from cases.models import (
     Case,
     CaseUserObjectPermission,
@@ -53,6 +53,7 @@ from cases.models import (
     ServiceLanguage,
     User,
 )
+from cases.seeding import demo
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
 from tests.conftest import ANNA, HANNA, JENNI, KAISA, OLLI, PERSONAS, TERO, TIINA, ULLA

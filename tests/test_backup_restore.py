@@ -25,8 +25,8 @@ from rest_framework.test import APIClient
 
 from audit.checkpoints import create_checkpoint
 from audit.models import AccessEvent, Checkpoint
-from cases import demo
 from cases.models import FamilyMember, User
+from cases.seeding import demo
 from tests.test_audit_concurrency import empty_audit_tables
 
 # Runs against the restored database: what it can read of the identity codes, and whether the

@@ -12,8 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cases import demo, services
+from cases import services
 from cases.models import Municipality, Organisation, Service, User
+from cases.seeding import demo
 from consent.models import Consent
 from tests.conftest import ANNA, HANNA, TIINA
 from tests.test_authorization_matrix import fingerprint

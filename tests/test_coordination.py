@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AccessEvent
-from cases import demo, services
+from cases import services
 from cases.models import (
     Case,
     FamilyMember,
@@ -24,6 +24,7 @@ from cases.models import (
     Referral,
     Service,
 )
+from cases.seeding import demo
 from consent.models import Consent
 from tests.conftest import persona as user
 from tests.factories import OrganisationFactory, ServiceFactory, WorkerFactory, access_of

@@ -202,7 +202,7 @@ def test_whitenoise_serves_collected_static_files_with_hashed_names(production):
 
 def test_signed_in_portal_pages_carry_the_strict_policy_too(db):
     """In-process, with the test settings: the CSP middleware is on for every page."""
-    from cases import demo
+    from cases.seeding import demo
 
     case = demo.seed().case
     client = Client()

@@ -52,7 +52,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audit.models import AccessEvent, Chain
-from cases import demo, services
+from cases import services
 from cases.models import (
     Area,
     Case,
@@ -65,8 +65,9 @@ from cases.models import (
     Plan,
     User,
 )
-from consent.categories import Category
+from cases.seeding import demo
 from consent.models import Consent, ConsentEvent
+from koordinointi.vocabulary import Category
 from tests.conftest import PERSONAS, TIINA, ULLA
 from tests.factories import WorkerFactory
 from tests.routes import (

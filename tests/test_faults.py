@@ -25,7 +25,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audit.models import AccessEvent, Chain
-from cases import demo, services
+from cases import services
 from cases.models import (
     Case,
     Handover,
@@ -35,6 +35,7 @@ from cases.models import (
     Service,
     User,
 )
+from cases.seeding import demo
 from consent.models import Consent
 from tests.db_state import FailAtWrite, changed_tables, dry_run, snapshot
 

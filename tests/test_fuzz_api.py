@@ -26,8 +26,8 @@ from schemathesis.core.result import Err
 from schemathesis.pytest.lazy import get_all_tests
 
 from audit.models import Chain
-from cases import demo
 from cases.models import User
+from cases.seeding import demo
 from koordinointi.wsgi import application
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))

@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AccessEvent
-from cases import demo, services
+from cases import services
+from cases.seeding import demo
 from consent import services as consent_services
 from tests.conftest import persona as user
 from tests.factories import OrganisationFactory, UserFactory, WorkerFactory

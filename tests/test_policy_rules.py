@@ -6,8 +6,9 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from cases import demo, services
+from cases import services
 from cases.models import OrganisationMembership, User
+from cases.seeding import demo
 from consent import policy
 from consent import services as consent_services
 from consent.models import Consent

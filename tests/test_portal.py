@@ -19,7 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AccessEvent, Chain
-from cases import demo, services
+from cases import services
+from cases.seeding import demo
 from consent import receipts
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from cases import demo, services
+from cases import services
 from cases.models import Case, User
+from cases.seeding import demo
 from consent.models import Consent
 from tests.browser import (
     Api,

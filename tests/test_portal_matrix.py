@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from audit.models import AccessEvent
-from cases import demo, services
+from cases import services
 from cases.models import (
     Case,
     CaseUserObjectPermission,
@@ -27,6 +27,7 @@ from cases.models import (
     Plan,
     User,
 )
+from cases.seeding import demo
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
 from tests.conftest import HANNA, OLLI, TIINA, ULLA, persona

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.models import AccessEvent, Chain, Checkpoint
 from audit.verify import verify_chain
-from cases import demo, services
+from cases import services
 from cases.models import (
     Case,
     CaseUserObjectPermission,
@@ -31,6 +31,7 @@ from cases.models import (
     User,
 )
 from cases.retention import PURGE_PURPOSE
+from cases.seeding import demo
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
 from tests.db_state import FailAtWrite, changed_tables, dry_run, snapshot

@@ -11,7 +11,6 @@ from django.test import RequestFactory
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cases import demo
 from cases.identity_code import birth_date_from_identity_code
 from cases.models import (
     Area,
@@ -23,6 +22,7 @@ from cases.models import (
     Service,
     User,
 )
+from cases.seeding import demo
 from consent import policy
 
 pytestmark = pytest.mark.django_db

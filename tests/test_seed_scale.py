@@ -1,4 +1,4 @@
-"""manage.py seed_scale (cases/scale.py): deterministic, complete, and correct by the policy.
+"""manage.py seed_scale (cases.seeding.scale): deterministic, complete, and correct by the policy.
 
 A small data set (30 families) stands in for the 100 000 of the benchmark: the same seed gives
 the same rows, every consent state and note category occurs, guardian's permission rows are
@@ -13,12 +13,12 @@ from django.db import transaction
 
 from audit import verify
 from audit.models import AccessEvent
-from cases import scale
 from cases.models import Case, Family, FamilyMember, NetworkMember, Note, User
+from cases.seeding import scale
 from consent import policy
 from consent import services as consent_services
-from consent.categories import Category
 from consent.models import Consent, ConsentEvent
+from koordinointi.vocabulary import Category
 
 pytestmark = pytest.mark.django_db
 

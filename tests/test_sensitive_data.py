@@ -18,8 +18,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.test import APIClient
 
 from audit.models import AccessEvent
-from cases import demo
 from cases.models import Family, User
+from cases.seeding import demo
 from koordinointi.log import (
     JsonFormatter,
     PersonalDataExceptionReporterFilter,

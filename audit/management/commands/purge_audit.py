@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from audit.chain import _locked_head, append
+from audit.chain import append
 from audit.checkpoints import create_checkpoint
 from audit.models import AccessEvent, Chain, Checkpoint
 from audit.verify import PURGE_RESOURCE, purge_purpose, verify_chain
@@ -54,7 +54,7 @@ def purge_chain(*, chain: str, before: datetime.datetime, operator: str, dry_run
     if not result.ok:
         raise CommandError(f"Not purging a broken chain: {result}")
     with transaction.atomic():
-        head = _locked_head(chain)
+        head = Chain.locked_head(chain)
         cut_at = (
             Checkpoint.objects.filter(chain=chain, seq__lte=head.head_seq, created_at__lt=before)
             .order_by("-seq")

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import translation
 
-from cases import demo
+from cases.seeding import demo
 
 
 class Command(BaseCommand):

@@ -1,11 +1,11 @@
-"""`manage.py seed_scale`: a deterministic data set at wellbeing-area size (cases/scale.py)."""
+"""`manage.py seed_scale`: a deterministic data set at wellbeing-area size (cases.seeding.scale)."""
 
 import datetime
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cases import scale
+from cases.seeding import scale
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Rate limits on the sign-in endpoints, per client address (rates in REST_FRAMEWORK settings)."""
+"""Rate limit on the portal's sign-in form, per client address (rate in REST_FRAMEWORK settings)."""
 
 from rest_framework.throttling import SimpleRateThrottle
 

@@ -2,9 +2,9 @@
 
 `generate(families=N, workers=M, seed=S)` builds, with bulk inserts only:
 
-- the Päijät-Häme areas, municipalities, organisations and services of the demo (cases.demo's
-  tables), plus a basic-education and an early-childhood organisation for every municipality
-  that the demo gives none;
+- the Päijät-Häme areas, municipalities, organisations and services of the demo (the tables
+  of cases.seeding.demo), plus a basic-education and an early-childhood organisation for every
+  municipality that the demo gives none;
 - M workers, each a member of one organisation (a few of two), an auditor of the wellbeing
   area's organisations and a coordinator;
 - N families of 1-5 members (one or two guardians, some with joint custody, children 0-17, now
@@ -52,7 +52,6 @@ from django.utils import translation
 from audit import chain as audit_chain
 from audit import checkpoints
 from audit.models import AccessEvent, Chain, Checkpoint
-from cases import demo
 from cases import models as case_models
 from cases.identity_code import blind_index
 from cases.models import (
@@ -72,6 +71,7 @@ from cases.models import (
     Service,
     User,
 )
+from cases.seeding import demo
 from consent import policy
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
