@@ -1,5 +1,7 @@
 """Coordination cases: list, open, change and close."""
 
+from typing import cast
+
 import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -10,7 +12,7 @@ from rest_framework.response import Response
 from api import serializers as s
 from api.views import UUID_REGEX, AccessContextMixin, IsWorker
 from cases import selectors, services
-from cases.models import Case
+from cases.models import Case, User
 from consent import policy
 from consent.policy import Need
 
@@ -38,7 +40,7 @@ class CaseViewSet(
     lookup_value_regex = UUID_REGEX
 
     def get_queryset(self):
-        return selectors.case_list(user=self.request.user)
+        return selectors.case_list(user=cast(User, self.request.user))
 
     def access_for(self, cases):
         # A case fetched by `_case_get` comes with the access computed for it in this request:
@@ -49,7 +51,7 @@ class CaseViewSet(
         return {case.pk: (case, accesses[case.pk]) for case in cases if accesses[case.pk].view}
 
     def _case_get(self, pk):
-        case, access = selectors.case_get(user=self.request.user, case_id=pk)
+        case, access = selectors.case_get(user=cast(User, self.request.user), case_id=pk)
         self._known_access = {case.pk: access}
         return case
 

@@ -1,5 +1,7 @@
 """The service catalogue: public to all, and kept by coordinators (inactive services too)."""
 
+from typing import cast
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
@@ -11,7 +13,7 @@ from api import serializers as s
 from api.filters import ServiceFilter
 from api.views import UUID_REGEX
 from cases import selectors, services
-from cases.models import Municipality, Organisation, Service, ServiceLanguage
+from cases.models import Municipality, Organisation, Service, ServiceLanguage, User
 from consent import policy
 
 
@@ -107,7 +109,7 @@ class CatalogueViewSet(
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        serializer.instance = services.service_save(actor=self.request.user, data=data)
+        serializer.instance = services.service_save(actor=cast(User, self.request.user), data=data)
 
     @extend_schema(request=CatalogueServiceSerializer(partial=True))
     def partial_update(self, request, pk=None):

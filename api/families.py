@@ -1,5 +1,7 @@
 """Families with a case you may see, and registering a new family."""
 
+from typing import cast
+
 import django_filters
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
@@ -12,7 +14,7 @@ from api import serializers as s
 from api.views import UUID_REGEX, AccessContextMixin, IsWorker
 from audit.models import AccessEvent
 from cases import selectors, services
-from cases.models import Family
+from cases.models import Family, User
 from consent import policy
 
 
@@ -37,14 +39,14 @@ class FamilyViewSet(
     lookup_value_regex = UUID_REGEX
 
     def get_queryset(self):
-        return selectors.family_list(user=self.request.user)
+        return selectors.family_list(user=cast(User, self.request.user))
 
     audit_resource = "family"
     audit_case_kwarg = None
     audit_family_kwarg = "pk"
 
     def access_for(self, families):
-        return selectors.family_access(user=self.request.user, families=families)
+        return selectors.family_access(user=cast(User, self.request.user), families=families)
 
     @extend_schema(request=s.FamilyCreateSerializer, responses={201: s.FamilySerializer})
     def create(self, request):

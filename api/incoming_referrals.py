@@ -1,9 +1,12 @@
 """Incoming referrals: the receiving organisation's side of a referral, accepted or declined."""
 
+from typing import cast
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.relations import RelatedField
 from rest_framework.response import Response
 
 from api import serializers as s
@@ -93,7 +96,7 @@ class ReferralAcceptSerializer(s.InputSerializer):
     def __init__(self, *args, organisation=None, **kwargs):
         super().__init__(*args, **kwargs)
         if organisation is not None:
-            self.fields["worker"].queryset = User.objects.filter(
+            cast(RelatedField, self.fields["worker"]).queryset = User.objects.filter(
                 is_active=True,
                 memberships__organisation=organisation,
                 memberships__role="worker",
@@ -120,11 +123,11 @@ class IncomingReferralViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Referral.objects.none()
-        return selectors.incoming_referral_list(user=self.request.user)
+        return selectors.incoming_referral_list(user=cast(User, self.request.user))
 
     def get_object(self):
         return selectors.incoming_referral_get(
-            user=self.request.user, referral_id=self.kwargs["pk"]
+            user=cast(User, self.request.user), referral_id=self.kwargs["pk"]
         )
 
     def get_serializer(self, instance=None, *args, **kwargs):

@@ -2,6 +2,7 @@
 
 import datetime
 import json
+from typing import cast
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -11,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.relations import ManyRelatedField
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
@@ -25,11 +27,15 @@ from koordinointi.vocabulary import Category
 class MeetingSerializer(serializers.ModelSerializer):
     case = serializers.UUIDField(source="case_id", read_only=True)
     organiser = s.UserRefSerializer(read_only=True)
-    members = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    family_members = serializers.PrimaryKeyRelatedField(
-        many=True,
-        read_only=True,
-        help_text=_("Family members taking part (ids: their names are basic data)."),
+    members: serializers.PrimaryKeyRelatedField[NetworkMember] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
+    family_members: serializers.PrimaryKeyRelatedField[FamilyMember] = (
+        serializers.PrimaryKeyRelatedField(
+            many=True,
+            read_only=True,
+            help_text=_("Family members taking part (ids: their names are basic data)."),
+        )
     )
     minutes = serializers.SerializerMethodField(
         help_text=_("The note holding the minutes, if you may read its category.")
@@ -78,12 +84,10 @@ class MeetingWriteSerializer(s.InputSerializer):
     def __init__(self, *args, case=None, **kwargs):
         super().__init__(*args, **kwargs)
         if case is not None:
-            self.fields["members"].child_relation.queryset = NetworkMember.objects.filter(
-                case=case, removed_at__isnull=True
-            )
-            self.fields["family_members"].child_relation.queryset = FamilyMember.objects.filter(
-                family_id=case.family_id
-            )
+            members = cast(ManyRelatedField, self.fields["members"]).child_relation
+            members.queryset = NetworkMember.objects.filter(case=case, removed_at__isnull=True)
+            family = cast(ManyRelatedField, self.fields["family_members"]).child_relation
+            family.queryset = FamilyMember.objects.filter(family_id=case.family_id)
 
 
 @extend_schema_serializer(component_name="Meeting")
@@ -110,7 +114,7 @@ def _ics_text(value: str) -> str:
 
 def _ics_fold(line: str) -> str:
     """Lines longer than 75 octets continue on the next line after a space (RFC 5545, 3.1)."""
-    encoded, parts = line.encode(), []
+    encoded, parts = line.encode(), list[str]()
     while len(encoded) > 75:
         cut = 75 if not parts else 74
         while cut > 0 and (encoded[cut] & 0xC0) == 0x80:  # never inside a UTF-8 character

@@ -23,7 +23,7 @@ class ConsentRequestBriefSerializer(serializers.Serializer):
 
     def get_recipients(self, consent) -> list[dict]:
         organisations = self.context["consent_recipients"].get(consent.pk, [])
-        return s.OrganisationRefSerializer(organisations, many=True).data
+        return list(s.OrganisationRefSerializer(organisations, many=True).data)
 
 
 class MyWorkSerializer(serializers.Serializer):

@@ -1,9 +1,12 @@
 """The plan's actions: who does what by when (data category `plan`)."""
 
+from typing import cast
+
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.relations import RelatedField
 from rest_framework.response import Response
 
 from api import serializers as s
@@ -87,9 +90,9 @@ class PlanActionWriteSerializer(s.InputSerializer):
     def __init__(self, *args, case=None, **kwargs):
         super().__init__(*args, **kwargs)
         if case is not None:
-            self.fields["responsible_member"].queryset = NetworkMember.objects.filter(
-                case=case, removed_at__isnull=True
-            )
+            cast(
+                RelatedField, self.fields["responsible_member"]
+            ).queryset = NetworkMember.objects.filter(case=case, removed_at__isnull=True)
 
 
 class PlanActionViewSet(

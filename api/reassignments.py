@@ -1,5 +1,7 @@
 """The coordinators' reassignment queue: open cases whose responsible worker has left."""
 
+from typing import cast
+
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -63,14 +65,14 @@ class ReassignmentViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Case.objects.none()
-        cases, self._memberships = selectors.reassignment_list(user=self.request.user)
+        cases, self._memberships = selectors.reassignment_list(user=cast(User, self.request.user))
         return cases
 
     def get_object(self):
         case, self._coordinator_access = policy.reassignment_case_for_user(
             user=self.request.user,
             case_id=self.kwargs["pk"],
-            queryset=selectors.reassignment_list(user=self.request.user)[0],
+            queryset=selectors.reassignment_list(user=cast(User, self.request.user))[0],
         )
         return case
 

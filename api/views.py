@@ -3,6 +3,8 @@ mixins that fetch the user's access and log what a response showed. Each resourc
 in a module of their own (api/cases.py, api/meetings.py, …); api/urls.py names them all.
 """
 
+from typing import cast
+
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import NotFound
@@ -10,6 +12,7 @@ from rest_framework.permissions import BasePermission
 
 from api.audit import AuditedMixin, Shown
 from cases import selectors
+from cases.models import User
 from consent import policy
 from consent.policy import Need
 from koordinointi.vocabulary import Category
@@ -31,7 +34,7 @@ class AccessContextMixin(AuditedMixin):
     """Serializes with the user's access to each object in the context, computed for the whole
     page at once (a constant number of queries), and logs what was shown."""
 
-    audit_case_kwarg = "pk"
+    audit_case_kwarg: str | None = "pk"
 
     def access_for(self, objects) -> dict:
         """{object id: (case, Access)} for `objects`."""
@@ -85,7 +88,7 @@ class CaseScopedMixin(AuditedMixin):
         for the unseen, 403 for the seen but not allowed)."""
         if not hasattr(self, "_case_and_access"):
             self._case_and_access = selectors.case_get(
-                user=self.request.user, case_id=self.kwargs["case_pk"]
+                user=cast(User, self.request.user), case_id=self.kwargs["case_pk"]
             )
         policy.check(self._case_and_access[1], need)
         return self._case_and_access

@@ -55,11 +55,12 @@ def family_case_list(*, user: User) -> list[tuple[Case, Access]]:
 def responsible_post(*, case: Case) -> OrganisationMembership | None:
     """The responsible worker's membership in force in the case's responsible organisation;
     None when they have left (the case waits in the reassignment queue)."""
-    if case.responsible_worker_id is None or not case.responsible_worker.is_active:
+    worker = case.responsible_worker
+    if worker is None or not worker.is_active or case.responsible_organisation_id is None:
         return None
     return OrganisationMembership.objects.filter(
         in_force(start=None),
-        user_id=case.responsible_worker_id,
+        user_id=worker.pk,
         organisation_id=case.responsible_organisation_id,
         role=OrganisationMembership.Role.WORKER,
     ).first()

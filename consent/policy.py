@@ -598,7 +598,7 @@ def guardian_in_family(user, family_id):
     ).first()
 
 
-def consent_decider(user, consent) -> tuple[str, object]:
+def consent_decider(user, consent) -> tuple[str, FamilyMember | None]:
     """Who decides on a consent: ("guardian", their row) for a guardian of the family, or
     ("responsible", None) for the responsible worker recording a guardian's decision given on
     paper or in person; PermissionDenied for anyone else."""

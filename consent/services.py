@@ -132,8 +132,8 @@ def _resolve_grantor(
 ) -> FamilyMember:
     """A guardian decides for themself; the responsible worker may record a guardian's decision
     given on paper or in person, naming that guardian."""
-    decider, own = policy.consent_decider(actor, consent)
-    if decider == "guardian":
+    _decider, own = policy.consent_decider(actor, consent)
+    if own is not None:  # a guardian of the family
         if channel not in FAMILY_CHANNELS:
             raise ValidationError({"channel": _("A guardian decides through the portal or API.")})
         return own
