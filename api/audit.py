@@ -23,6 +23,31 @@ class Shown:
         self.categories, self.sources = set(categories), set(sources)
 
 
+class Disclosure:
+    """What a response showed, recorded by the serializers as they render family data:
+    {case id: ({categories}, {organisations that recorded them})}. The access-log entry of a
+    read is made from it, so a field that is shown is logged by the same code that shows it."""
+
+    def __init__(self) -> None:
+        self.shown: dict = {}
+
+    def add(self, case_id, category: str, source=None) -> None:
+        categories, sources = self.shown.setdefault(case_id, (set(), set()))
+        categories.add(category)
+        if source is not None:
+            sources.add(source)
+
+    def of(self, case_id) -> tuple[set, set]:
+        categories, sources = self.shown.get(case_id, (set(), set()))
+        return set(categories), set(sources)
+
+
+def disclosure_of(context) -> Disclosure:
+    """The response's record, from a serializer's context (a throwaway one where there is none,
+    e.g. a response body built outside a view)."""
+    return context.get("disclosure") or Disclosure()
+
+
 if TYPE_CHECKING:  # what the mixin is mixed into, for mypy
     from rest_framework.generics import GenericAPIView as _ViewBase
 else:
@@ -84,6 +109,15 @@ class AuditedMixin(_ViewBase):
             return serializer_for(instance, *args, **kwargs)
 
         return get_serializer
+
+    @property
+    def disclosure(self) -> Disclosure:
+        if not hasattr(self, "_disclosure"):
+            self._disclosure = Disclosure()
+        return self._disclosure
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "disclosure": self.disclosure}
 
     def shown_objects(self) -> list:
         return getattr(self, "_shown_objects", [])

@@ -13,7 +13,6 @@ from api import serializers as s
 from api.views import UUID_REGEX, AccessContextMixin, IsWorker
 from cases import selectors, services
 from cases.models import Case, User
-from consent import policy
 from consent.policy import Need
 
 
@@ -47,8 +46,9 @@ class CaseViewSet(
         # computing it again would cost the same six queries a second time.
         known = getattr(self, "_known_access", {})
         missing = [case for case in cases if case.pk not in known]
-        accesses = {**known, **policy.access_for(self.request.user, missing)}
-        return {case.pk: (case, accesses[case.pk]) for case in cases if accesses[case.pk].view}
+        return selectors.case_accesses(
+            user=cast(User, self.request.user), cases=cases, known=known, missing=missing
+        )
 
     def _case_get(self, pk):
         case, access = selectors.case_get(user=cast(User, self.request.user), case_id=pk)

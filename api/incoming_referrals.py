@@ -96,12 +96,9 @@ class ReferralAcceptSerializer(s.InputSerializer):
     def __init__(self, *args, organisation=None, **kwargs):
         super().__init__(*args, **kwargs)
         if organisation is not None:
-            cast(RelatedField, self.fields["worker"]).queryset = User.objects.filter(
-                is_active=True,
-                memberships__organisation=organisation,
-                memberships__role="worker",
-                memberships__is_active=True,
-            ).distinct()
+            cast(RelatedField, self.fields["worker"]).queryset = selectors.workers_of(
+                organisation=organisation
+            )
 
 
 class ReferralDeclineSerializer(s.InputSerializer):

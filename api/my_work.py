@@ -10,6 +10,7 @@ from api import serializers as s
 from api.audit import AuditedMixin, Shown
 from api.plan_actions import PlanActionSerializer
 from cases import selectors
+from consent import policy
 from koordinointi.vocabulary import Category
 
 
@@ -58,7 +59,7 @@ class MyWorkView(AuditedMixin, APIView):
         for case in work.cases:
             access = work.access[case.pk]
             categories, sources = set(), set()
-            if access.can_read(Category.BASIC) and access.role != "handover":
+            if policy.shows_family_on_desk(access):
                 categories.add(Category.BASIC)
                 sources.add(case.family.recorded_by_id)
             if case.pk in with_actions:

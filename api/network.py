@@ -31,11 +31,12 @@ class NetworkMemberViewSet(
     lookup_value_regex = UUID_REGEX
     audit_resource = "members"
 
-    def shown_categories(self, case, access):
-        informal = any(m.kind == NetworkMember.Kind.INFORMAL for m in self.shown_objects())
-        return (
-            ({Category.BASIC}, {case.responsible_organisation_id}) if informal else (set(), set())
-        )
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False):
+            case, access = self.case_and_access()
+            context.update(access={case.pk: access}, recorded_by=case.responsible_organisation_id)
+        return context
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -68,7 +69,7 @@ class NetworkMemberViewSet(
                 relationship=fields["relationship"],
                 contact=fields["contact"],
             )
-        return Response(s.NetworkMemberSerializer(member).data, status=status.HTTP_201_CREATED)
+        return Response(self.get_serializer(member).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, case_pk=None, pk=None):
@@ -141,7 +142,9 @@ class MyInvitationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def accept(self, request, token=None):
         member = services.invitation_accept(actor=request.user, invitation=self._invitation())
-        return Response(s.NetworkMemberSerializer(member).data)
+        case, access = selectors.case_get(user=cast(User, request.user), case_id=member.case_id)
+        context = {"access": {case.pk: access}, "recorded_by": case.responsible_organisation_id}
+        return Response(s.NetworkMemberSerializer(member, context=context).data)
 
     @extend_schema(request=None, responses=s.InvitationSerializer)
     @action(detail=True, methods=["post"])

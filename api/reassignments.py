@@ -35,7 +35,7 @@ class ReassignmentEntrySerializer(serializers.ModelSerializer):
         ]
 
     def get_reason(self, case) -> str:
-        return "account_inactive" if not case.responsible_worker.is_active else "membership_ended"
+        return policy.reassignment_reason(case)
 
     @extend_schema_field(s.HandoverSerializer(allow_null=True))
     def get_waiting_handover(self, case):

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, cast
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from api.audit import disclosure_of
 from cases.identity_code import validate_identity_code
 from cases.models import (
     Area,
@@ -199,12 +200,25 @@ class GatedSerializer(serializers.ModelSerializer):
     def access_key(self, instance):
         return instance.pk
 
+    def case_key(self, instance):
+        """The case whose data `instance` is (for the access log)."""
+        return self.access_key(instance)
+
+    def source_of(self, instance, category: str):
+        """The organisation that recorded the `category` data of `instance`."""
+        return None
+
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        access = self.context["access"].get(self.access_key(instance))
+        access = self.context.get("access", {}).get(self.access_key(instance))
+        disclosure = disclosure_of(self.context)
         for name, category in self.gated_fields.items():
             if access is None or not access.can_read(category):
                 data.pop(name, None)
+            elif data.get(name) not in (None, "", [], {}):
+                disclosure.add(
+                    self.case_key(instance), category, self.source_of(instance, category)
+                )
         return data
 
 
@@ -218,6 +232,9 @@ class FamilySerializer(GatedSerializer):
         "joint_custody": "basic",
         "members": "basic",
     }
+
+    def source_of(self, instance, category):
+        return instance.recorded_by_id
 
     class Meta:
         model = Family
@@ -280,6 +297,9 @@ class CaseSerializer(GatedSerializer):
         help_text=_("The data categories of this case that you may read.")
     )
     gated_fields = {"family": "basic", "opening_reason": "basic"}
+
+    def source_of(self, instance, category):
+        return instance.family.recorded_by_id
 
     class Meta:
         model = Case
@@ -369,9 +389,20 @@ class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class NetworkMemberSerializer(serializers.ModelSerializer):
+class NetworkMemberSerializer(GatedSerializer):
+    """A member of a case's network. Their free-text role on the case ("Eeli's class teacher")
+    and a person close to the family's name and contact can name the family: `basic` data, as
+    recorded by the case's responsible organisation (the view puts it in the context)."""
+
     user = UserRefSerializer(read_only=True)
     organisation = OrganisationRefSerializer(read_only=True)
+    gated_fields = {"role": "basic", "name": "basic", "relationship": "basic", "contact": "basic"}
+
+    def access_key(self, instance):
+        return instance.case_id
+
+    def source_of(self, instance, category):
+        return self.context.get("recorded_by")
 
     class Meta:
         model = NetworkMember

@@ -74,8 +74,8 @@ class AccessContextMixin(AuditedMixin):
             case, access = self._case_access.get(obj.pk, (None, None))
             if case is None:
                 continue
-            basic = {Category.BASIC} & access.categories
-            shown.append(Shown(case, access, basic, {case.family.recorded_by_id} if basic else ()))
+            categories, sources = self.disclosure.of(obj.pk)
+            shown.append(Shown(case, access, categories, sources))
         return shown
 
 
@@ -102,7 +102,8 @@ class CaseScopedMixin(AuditedMixin):
             return []
         case, access = self._case_and_access
         categories, sources = self.shown_categories(case, access)
-        return [Shown(case, access, categories, sources)]
+        disclosed, disclosed_from = self.disclosure.of(case.pk)
+        return [Shown(case, access, categories | disclosed, sources | disclosed_from)]
 
 
 class PlanScopedMixin(CaseScopedMixin):

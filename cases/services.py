@@ -800,11 +800,7 @@ def handover_reassign(
             {"to_organisation": _("The receiving worker must work for the organisation given.")}
         ) from None
     assert case.responsible_worker is not None  # open_case_has_responsible_worker
-    reason = (
-        Reassignment.Reason.MEMBERSHIP_ENDED
-        if case.responsible_worker.is_active
-        else Reassignment.Reason.ACCOUNT_INACTIVE
-    )
+    reason = Reassignment.Reason(policy.reassignment_reason(case))
     Handover.objects.filter(case=case, status=Handover.Status.PROPOSED).update(
         status=Handover.Status.CANCELLED, decided_at=timezone.now()
     )

@@ -491,6 +491,19 @@ def on_desk(access: Access) -> bool:
     return access.role in ("responsible", "member", "handover")
 
 
+def shows_family_on_desk(access: Access) -> bool:
+    """A worker's desk names the family where they may read `basic`, except on a case they are
+    only asked to take over (they have not accepted it yet)."""
+    return access.can_read(Category.BASIC) and access.role != "handover"
+
+
+def reassignment_reason(case: Case) -> str:
+    """Why a case waits in the reassignment queue: its responsible worker's account is closed,
+    or their membership of the responsible organisation has ended."""
+    worker = case.responsible_worker
+    return "account_inactive" if worker is None or not worker.is_active else "membership_ended"
+
+
 def check(access: Access, need: Need) -> None:
     """404 for what the user may not even see (and for anyone but the family where the family's
     own view is asked for), PermissionDenied for what they see but may not do."""

@@ -69,7 +69,7 @@ from cases.seeding import demo
 from consent.models import Consent, ConsentEvent
 from koordinointi.vocabulary import Category
 from tests.conftest import PERSONAS, TIINA, ULLA
-from tests.factories import WorkerFactory
+from tests.factories import WorkerFactory, access_of
 from tests.routes import (
     api_callbacks,
     base_of,
@@ -208,7 +208,7 @@ def _every_kind_of_thing(*, actor, case, orgs, members=()) -> None:
             services.note_create(
                 actor=actor,
                 case=case,
-                organisation_id=case.responsible_organisation_id,
+                access=access_of(actor, case),
                 category=category,
                 text="x",
             )
