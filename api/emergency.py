@@ -18,8 +18,6 @@ from rest_framework.views import APIView
 from api.audit import AuditedMixin
 from api.audit_views import DENIED, AuditorMixin
 from api.pagination import StrictPageSizeMixin
-from audit.models import AccessEvent
-from audit.recorder import recorder_for
 from cases import services
 from cases.models import EmergencyAccess, Organisation
 from consent import policy
@@ -75,7 +73,7 @@ class EmergencyAccessOpenView(AuditedMixin, APIView):
     audit_resource = RESOURCE
 
     def audit_shown(self):
-        return []  # a write: the opening is logged by `post` itself
+        return []  # a write: the opening is logged by the service that opens it
 
     @extend_schema(
         request=EmergencyAccessOpenSerializer,
@@ -95,10 +93,6 @@ class EmergencyAccessOpenView(AuditedMixin, APIView):
         data = EmergencyAccessOpenSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         grant = services.emergency_access_open(actor=request.user, case=case, **data.validated_data)
-        access = policy.access_for(request.user, [case])[case.pk]
-        recorder_for(request).allowed(
-            case=case, access=access, resource=RESOURCE, action=AccessEvent.Action.VIEW
-        )
         grant = EmergencyAccess.objects.select_related("user").get(pk=grant.pk)
         return Response(EmergencyAccessSerializer(grant).data, status=status.HTTP_201_CREATED)
 

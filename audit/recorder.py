@@ -12,6 +12,8 @@ auditor's organisation scope are plain filters on the log.
 
 import uuid
 from collections.abc import Iterable
+from contextvars import ContextVar
+from types import SimpleNamespace
 
 from audit import chain
 from audit.models import AccessEvent
@@ -123,6 +125,24 @@ class AccessRecorder:
         return chain.append(events)
 
 
+# The recorder of the request being handled, so that a service can log what it does in the
+# request's own transaction without being handed the request (see `note_allowed`).
+_current: ContextVar[AccessRecorder | None] = ContextVar("access_recorder", default=None)
+
+
+def note_allowed(*, actor, case, access, resource: str, action: str) -> None:
+    """Log, from a service, a domain event that auditors need (an emergency access opened):
+    into the current request's recorder, written with the request's transaction, or, outside
+    a request (a management command), appended at once in the caller's transaction."""
+    recorder = _current.get()
+    if recorder is not None:
+        recorder.allowed(case=case, access=access, resource=resource, action=action)
+        return
+    recorder = AccessRecorder(SimpleNamespace(user=actor, META={}))
+    recorder.allowed(case=case, access=access, resource=resource, action=action)
+    recorder.flush()
+
+
 def recorder_for(request) -> AccessRecorder:
     """The recorder of this request (DRF requests share the underlying Django request's)."""
     request = getattr(request, "_request", request)
@@ -139,7 +159,11 @@ class AccessLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        response = self.get_response(request)
+        token = _current.set(recorder_for(request))
+        try:
+            response = self.get_response(request)
+        finally:
+            _current.reset(token)
         recorder = getattr(request, "access_recorder", None)
         if recorder is not None and recorder.pending:
             if response.status_code >= 400:

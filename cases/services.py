@@ -17,6 +17,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit import recorder
+from audit.models import AccessEvent
 from cases import notifications
 from cases.models import (
     Case,
@@ -905,5 +907,13 @@ def emergency_access_open(
     )
     grant.save()
     policy.sync_case(case=case)
+    # Logged here, in this transaction: the opening is the auditors' first sign of it.
+    recorder.note_allowed(
+        actor=actor,
+        case=case,
+        access=policy.access_for(actor, [case], now=now)[case.pk],
+        resource="emergency-access",
+        action=AccessEvent.Action.VIEW,
+    )
     logger.info("emergency access %s opened to case %s", grant.pk, case.pk)
     return grant
