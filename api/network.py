@@ -97,8 +97,7 @@ class CaseInvitationViewSet(
         if getattr(self, "swagger_fake_view", False):
             return Invitation.objects.none()
         case, access = self.case_and_access()
-        self.case_and_access(need=Need.MANAGE)
-        return selectors.invitation_list(case=case)
+        return selectors.invitation_list(case=case, access=access)
 
     @extend_schema(request=s.InvitationCreateSerializer, responses={201: s.InvitationSerializer})
     def create(self, request, case_pk=None):

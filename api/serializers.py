@@ -390,7 +390,7 @@ class HealthSerializer(serializers.Serializer):
 
 
 class NetworkMemberSerializer(GatedSerializer):
-    """A member of a case's network. Their free-text role on the case ("Eeli's class teacher")
+    """A member of a case's network. Their free-text role on the case (which may name a child)
     and a person close to the family's name and contact can name the family: `basic` data, as
     recorded by the case's responsible organisation (the view puts it in the context)."""
 

@@ -167,8 +167,16 @@ def network_list(*, case: Case, access: Access) -> QuerySet[NetworkMember]:
     return members
 
 
-def invitation_list(*, case: Case) -> QuerySet[Invitation]:
-    return case.invitations.select_related("organisation", "invited_user", "invited_by")
+def invitation_list(*, case: Case, access: Access) -> QuerySet[Invitation]:
+    """The case's invitations: all of them for the responsible worker, those still waiting for
+    an answer for the family (who sees its network, and may object); 403 for anyone else."""
+    policy.check(access, Need.INVITATIONS)
+    invitations = case.invitations.select_related("organisation", "invited_user", "invited_by")
+    if not policy.has(access, Need.MANAGE):
+        invitations = invitations.filter(
+            status=Invitation.Status.PENDING, expires_at__gt=timezone.now()
+        )
+    return invitations
 
 
 def my_invitations(*, user: User) -> QuerySet[Invitation]:

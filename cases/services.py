@@ -404,6 +404,9 @@ def invitation_decline(*, actor: User, invitation: Invitation) -> Invitation:
 
 @transaction.atomic
 def invitation_withdraw(*, actor: User, invitation: Invitation) -> Invitation:
+    policy.require_responsible(
+        actor, invitation.case, _("Only the responsible worker can withdraw an invitation.")
+    )
     updated = Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.PENDING).update(
         status=Invitation.Status.WITHDRAWN, decided_at=timezone.now()
     )

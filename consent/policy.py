@@ -367,7 +367,7 @@ def case_permissions(case: Case, *, now=None) -> dict:
     }
 
 
-def _permission_ids() -> dict[str, int]:
+def permission_ids() -> dict[str, int]:
     return dict(
         Permission.objects.filter(
             content_type__app_label="cases", content_type__model="case", codename__in=MANAGED
@@ -401,7 +401,7 @@ def sync_case(*, case: Case) -> None:
         for user_id, (codenames, ends) in case_permission_rows(case).items()
         for codename in codenames
     }
-    ids = _permission_ids()
+    ids = permission_ids()
     codename_by_id = {v: k for k, v in ids.items()}
     existing = {
         (user_id, codename_by_id[perm_id]): (row_id, ends)
@@ -474,6 +474,7 @@ class Need(StrEnum):
     MANAGE = "manage"  # network, invitations, consent requests, handover, closing
     FAMILY = "family"  # the family's own view (the portal); anyone else gets 404
     HISTORY = "history"  # the case's access history: its responsible worker
+    INVITATIONS = "invitations"  # the network's invitations: the responsible worker, the family
 
 
 def has(access: Access, need: Need) -> bool:
@@ -482,6 +483,8 @@ def has(access: Access, need: Need) -> bool:
         return access.is_family
     if need is Need.HISTORY:
         return access.role == "responsible"
+    if need is Need.INVITATIONS:
+        return access.manage or access.is_family
     return bool(getattr(access, need.value))
 
 
@@ -546,10 +549,6 @@ def authorize(
 def case_for_user(*, user, case_id, queryset: QuerySet | None = None) -> tuple[Case, Access]:
     """Fetch a case and the user's access to it in one call; the unseen answer 404."""
     return authorize(user=user, case_id=case_id, queryset=queryset)
-
-
-def require(access: Access, what: str) -> None:  # transitional: api/ moves to `authorize`
-    check(access, Need(what))
 
 
 # --- Rules about who answers what: plain functions over the rows they are about ---------------
@@ -760,7 +759,7 @@ def may_use_portal(user) -> bool:
 
 def may_change_family(user, family) -> bool:
     """The family's own fields are the responsible worker's to change, on an open case."""
-    return cases_for_user(user, need=MANAGE).filter(family=family).exists()
+    return managed_cases(user).filter(family=family).exists()
 
 
 def reader_named(event, *, workers) -> bool:

@@ -194,11 +194,7 @@ def network(request, case_id):
     members = list(case_selectors.network_list(case=case, access=access))
     professionals = [m for m in members if m.kind == NetworkMember.Kind.PROFESSIONAL]
     informal = [m for m in members if m.kind == NetworkMember.Kind.INFORMAL]
-    invited = [
-        i
-        for i in case_selectors.invitation_list(case=case)
-        if i.status == i.Status.PENDING and not i.is_expired
-    ]
+    invited = list(case_selectors.invitation_list(case=case, access=access))
     shown(
         request,
         case=case,

@@ -975,10 +975,12 @@ def _build_world(demo_world) -> World:
     ):
         secret(value, {ULLA})
     secret(k_token, NOBODY)
-    # Mäkinen: nobody's; tero audits the emergency access to it.
-    for value in ("Mäkinen", "Maija", m_family.pk):
+    # Mäkinen: nobody's; tero audits the emergency access to it. Its opening is in the access
+    # log (written by the service that opens it), and an access event names the case and the
+    # family by id (DESIGN.md, "Access log"): those ids reach tero, the family's names nobody.
+    for value in ("Mäkinen", "Maija"):
         secret(value, NOBODY)
-    for value in (makinen.pk, m_emergency.pk, emergency_reason):
+    for value in (makinen.pk, m_family.pk, m_emergency.pk, emergency_reason):
         secret(value, {TERO})
     # Nieminen: tiina's (the responsible worker keeps seeing her closed case).
     for value in (

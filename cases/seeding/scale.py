@@ -481,7 +481,7 @@ class _Generator:
         probes = sorted({(j * n) // min(PROBE_CASES, n) for j in range(min(PROBE_CASES, n))})
         self.probes = set(probes)
         municipality_weights = {code: MUNICIPALITY_WEIGHTS[code] for code in self.municipalities}
-        self.perm_ids = policy._permission_ids()
+        self.perm_ids = policy.permission_ids()
         self.event_index = 0
         self.total_events = n * self.events_per_family
         self.event_step = datetime.timedelta(days=365) / max(self.total_events, 1)
