@@ -165,10 +165,6 @@ class NoteViewSet(
     filterset_fields = ["category"]
     audit_resource = "notes"
 
-    def shown_categories(self, case, access):
-        notes = self.shown_objects()
-        return {n.category for n in notes}, {n.organisation_id for n in notes}
-
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Note.objects.none()

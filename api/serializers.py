@@ -495,6 +495,13 @@ class NoteSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
+    def to_representation(self, instance):
+        # A note is its category's data, recorded by its author's organisation.
+        disclosure_of(self.context).add(
+            instance.case_id, instance.category, instance.organisation_id
+        )
+        return super().to_representation(instance)
+
 
 class NoteCreateSerializer(InputSerializer):
     category = serializers.ChoiceField(choices=Category.choices)

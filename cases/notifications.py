@@ -34,7 +34,16 @@ from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from cases.models import Case, Handover, OutboundMail, PlanAction, Referral, User
+from cases.models import (
+    Case,
+    Handover,
+    OrganisationMembership,
+    OutboundMail,
+    PlanAction,
+    Referral,
+    User,
+)
+from koordinointi.vocabulary import in_force
 
 logger = logging.getLogger(__name__)
 
@@ -255,9 +264,11 @@ def referral_received(referral: Referral) -> OutboundMail | None:
         recipients = list(
             User.objects.filter(
                 is_active=True,
-                memberships__organisation=organisation,
-                memberships__role="worker",
-                memberships__is_active=True,
+                pk__in=OrganisationMembership.objects.filter(
+                    in_force(start=None),
+                    organisation=organisation,
+                    role=OrganisationMembership.Role.WORKER,
+                ).values("user_id"),
             )
             .exclude(email="")
             .values_list("email", flat=True)

@@ -222,7 +222,12 @@ def service_search(queryset: QuerySet[Service], text: str) -> QuerySet[Service]:
 
 def worker_list() -> QuerySet[User]:
     return (
-        User.objects.filter(is_active=True, memberships__role="worker", memberships__is_active=True)
+        User.objects.filter(
+            is_active=True,
+            pk__in=OrganisationMembership.objects.filter(
+                in_force(start=None), role=OrganisationMembership.Role.WORKER
+            ).values("user_id"),
+        )
         .distinct()
         .order_by("last_name", "first_name", "id")
     )
