@@ -714,9 +714,9 @@ def _build_world(demo_world) -> World:
                     "read_plan": v_basic,
                     "write_plan": {TIINA, ANNA},
                     "manage_plan": {TIINA},
-                    # DESIGN.md lets the family "see" its network's invitations and consents;
-                    # the API keeps these two lists to the responsible worker (403 to hanna).
-                    # Both are safe, so the matrix leaves hanna's GET to the leak check.
+                    # DESIGN.md lets the family "see" its network's invitations and consents:
+                    # the invitations waiting (as in the portal) and the consents of its own
+                    # family; the matrix leaves hanna's GET to the leak check.
                     "read_invitations": family_only,
                     "read_consents": family_only,
                     "read_history": {TIINA},
