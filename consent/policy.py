@@ -216,16 +216,17 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
         case_id__in=facts, started_at__lte=now, expires_at__gt=now
     )
     posts = OrganisationMembership.objects.filter(
-        in_force(now, start=None), role=OrganisationMembership.Role.WORKER, user__is_active=True
+        in_force(now, start=None), role=OrganisationMembership.Role.WORKER
     )
     if user is not None:
         members = members.filter(user=user)
         guardians = guardians.filter(user=user)
         receivers = receivers.filter(to_worker=user)
         emergencies = emergencies.filter(user=user)
-        posts = posts.filter(user=user)
+        # The user's own account is at hand: a closed one is in post nowhere, with no join.
+        posts = posts.filter(user=user) if user.is_active else posts.none()
     else:
-        posts = posts.filter(
+        posts = posts.filter(user__is_active=True).filter(
             models.Q(user_id__in={case.responsible_worker_id for case in cases})
             | models.Q(user_id__in=members.values("user_id"))
             | models.Q(user_id__in=emergencies.values("user_id"))
@@ -434,8 +435,13 @@ def sync_case(*, case: Case) -> None:
         )
 
 
-def cases_for_user(user, *, need: str = VIEW, queryset: QuerySet | None = None) -> QuerySet[Case]:
-    """The cases on which `user` holds `need` in guardian's table, as one indexed join."""
+def cases_for_user(
+    user, *, need: str = VIEW, queryset: QuerySet | None = None, listing: bool = True
+) -> QuerySet[Case]:
+    """The cases on which `user` holds `need` in guardian's table, as one indexed join.
+
+    `listing=False` is for fetching one case whose access `decide` settles right after (as
+    `authorize` does): the check that the user is in post anywhere is then redundant."""
     base = Case.objects.all() if queryset is None else queryset
     if not user.is_authenticated:
         return base.none()
@@ -444,7 +450,7 @@ def cases_for_user(user, *, need: str = VIEW, queryset: QuerySet | None = None) 
     return base.filter(
         models.Q(caseuserobjectpermission__expires_at__isnull=True)
         | models.Q(caseuserobjectpermission__expires_at__gt=now),
-        _someone_in_force(user, now),
+        _someone_in_force(user, now) if listing else models.Q(),
         caseuserobjectpermission__user=user,
         caseuserobjectpermission__permission__codename=need,
     )
@@ -538,7 +544,7 @@ def authorize(
     PermissionDenied.
     """
     try:
-        case = cases_for_user(user, queryset=queryset).get(pk=case_id)
+        case = cases_for_user(user, queryset=queryset, listing=False).get(pk=case_id)
     except (Case.DoesNotExist, ValidationError, ValueError):
         raise Http404 from None
     access = access_for(user, [case])[case.pk]
