@@ -1,22 +1,27 @@
 """The one place that decides who may do what on a case, and keeps django-guardian in step.
 
-Rules (DESIGN.md, "Who may do what"):
-- the responsible worker sees everything of their case, and manages it while it is open;
-- an active professional network member of an open case sees that it exists, its responsible
-  worker and network, their own organisation's notes, and the data categories that a consent in
-  force names for their organisation (less notes about a child who refused their disclosure);
+Rules (DESIGN.md, "Who may do what"), each through an organisation the worker is in post in
+(a worker membership in force and an active account; `koordinointi.vocabulary.in_force`):
+- the responsible worker sees everything of their case, and manages it while it is open; one
+  who has left stays named (an open case is never without one) but sees nothing of it;
+- a professional network member (membership in force) of an open case sees that it exists,
+  its responsible worker and network, their own organisation's notes, and the data categories
+  that a consent in force names for their organisation (less notes about a child who refused
+  their disclosure); they write notes in their organisation's own category and in those;
 - a worker asked to take over responsibility sees that the case exists until they answer;
 - a guardian with a portal account sees their own family's cases whole;
 - a worker outside the network with an emergency access in force (break-the-glass, see
   `EmergencyAccess`) reads the whole open case, and writes nothing, until the access ends.
 
-`access_for` computes this for one user and many cases straight from memberships and consents,
-so an expired or withdrawn consent grants nothing on the very next request. `sync_case` writes
-the same result into guardian's direct foreign-key table for `Case`, inside the transaction of
-the change that caused it. Lists filter with a plain join on that indexed table (see shared
-PERFORMANCE.md), on `view_case`, which depends on membership only, never on time, except for the
-rows of an emergency access: those carry its end (`expires_at`) and the join reads only rows in
-force, so an ended emergency access shows nothing on the very next request.
+`load_facts` loads what the rules need in a constant number of queries; `decide` applies them
+(plain functions over the facts); `authorize(user=, case_id=, need=)` fetches a case and checks
+a `Need`. Facts are read at request time, so an ended membership or a withdrawn consent grants
+nothing on the very next request. `sync_case` writes the same result into guardian's direct
+foreign-key table for `Case`, inside the transaction of the change that caused it (and
+consent/receivers.py after membership and account changes). Lists filter with a plain join on
+that indexed table (see shared PERFORMANCE.md); rows that end at a known time (an emergency
+access, a membership with an end date) carry it in `expires_at`, and the join reads only rows in
+force.
 """
 
 from collections.abc import Iterable
