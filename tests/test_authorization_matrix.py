@@ -1132,6 +1132,33 @@ def _normalise(text: str, mapping: dict) -> str:
     return text
 
 
+def existence_shows(
+    client, method, template, target, body, outcome, baseline, *, readable, what, counts
+) -> str | None:
+    """Ask the same request of made-up ids in place of the ones the role may not read: the
+    answer must be the same, word for word, or the refusal tells that the object exists. The
+    failure's text, or None."""
+    mapping = {
+        value: _ghost(value)
+        for value in [*target.kwargs.values(), *target.refs.values()]
+        if value not in readable
+    }
+    if not mapping:
+        return None
+    ghost_url = fill(template, _substitute(target.kwargs, mapping))
+    ghost = send(client, method, ghost_url, _substitute(body, mapping), baseline)
+    counts["ghost"] += 1
+    if (ghost.status, _normalise(ghost.text, mapping)) == (
+        outcome.status,
+        _normalise(outcome.text, mapping),
+    ):
+        return None
+    return (
+        f"EXISTENCE SHOWS: {what}; but for a made-up object "
+        f"{method} {ghost_url} -> {ghost.error or ghost.status} {ghost.text[:200]}"
+    )
+
+
 def describe(role, method, url, body, target, outcome: Outcome) -> str:
     got = outcome.error or f"{outcome.status} {outcome.text[:300]}"
     sent = "" if body is None else f" {json.dumps(body)}"
@@ -1226,27 +1253,20 @@ def test_no_role_reaches_what_it_must_not(world):
                         if seen or target.existence_exempt:
                             continue
                         # Unseen: the answer must be the one for an object that does not exist.
-                        mapping = {
-                            value: _ghost(value)
-                            for value in [*target.kwargs.values(), *target.refs.values()]
-                            if value not in world.readable_cases[role]
-                        }
-                        if not mapping:
-                            continue
-                        ghost_url = fill(template, _substitute(target.kwargs, mapping))
-                        ghost = send(
-                            clients[role], method, ghost_url, _substitute(body, mapping), baseline
+                        shows = existence_shows(
+                            clients[role],
+                            method,
+                            template,
+                            target,
+                            body,
+                            outcome,
+                            baseline,
+                            readable=world.readable_cases[role],
+                            what=what,
+                            counts=counts,
                         )
-                        counts["ghost"] += 1
-                        if (ghost.status, _normalise(ghost.text, mapping)) != (
-                            outcome.status,
-                            _normalise(outcome.text, mapping),
-                        ):
-                            failures.append(
-                                f"EXISTENCE SHOWS: {what}; but for a made-up object "
-                                f"{method} {ghost_url} -> "
-                                f"{ghost.error or ghost.status} {ghost.text[:200]}"
-                            )
+                        if shows:
+                            failures.append(shows)
 
     print(f"\nauthorization matrix: {dict(counts)} requests over {len(api_patterns())} patterns")
     assert not failures, f"{len(failures)} authorization failures:\n" + "\n".join(failures)

@@ -51,14 +51,12 @@ from tests.test_authorization_matrix import (
     Target,
     World,
     _build_world,
-    _ghost,
-    _normalise,
-    _substitute,
     api_patterns,
     base_of,
     bodies_for,
     client_for,
     describe,
+    existence_shows,
     fill,
     fingerprint,
     leaks,
@@ -449,25 +447,20 @@ def _probe_every_route(world: World, state: State, targets: dict) -> tuple[list[
                     if seen or target.existence_exempt or outcome.status == 401:
                         continue
                     # No longer theirs: answered as for an object that does not exist.
-                    mapping = {
-                        value: _ghost(value)
-                        for value in [*target.kwargs.values(), *target.refs.values()]
-                        if value not in readable
-                    }
-                    if not mapping:
-                        continue
-                    ghost_url = fill(template, _substitute(target.kwargs, mapping))
-                    ghost = send(client, method, ghost_url, _substitute(body, mapping), baseline)
-                    counts["ghost"] += 1
-                    if (ghost.status, _normalise(ghost.text, mapping)) != (
-                        outcome.status,
-                        _normalise(outcome.text, mapping),
-                    ):
-                        failures.append(
-                            f"EXISTENCE SHOWS: {what}; but for a made-up object "
-                            f"{method} {ghost_url} -> {ghost.error or ghost.status} "
-                            f"{ghost.text[:200]}"
-                        )
+                    shows = existence_shows(
+                        client,
+                        method,
+                        template,
+                        target,
+                        body,
+                        outcome,
+                        baseline,
+                        readable=readable,
+                        what=what,
+                        counts=counts,
+                    )
+                    if shows:
+                        failures.append(shows)
     unprobed = sorted(set(api_patterns()) - considered)
     assert not unprobed, f"routes never asked as {persona}: {unprobed}"
     return failures, counts
