@@ -43,7 +43,7 @@ class CaseViewSet(
 
     def access_for(self, cases):
         # A case fetched by `_case_get` comes with the access computed for it in this request:
-        # computing it again would cost the same six queries a second time.
+        # computing it again would cost the same queries a second time.
         known = getattr(self, "_known_access", {})
         missing = [case for case in cases if case.pk not in known]
         return selectors.case_accesses(

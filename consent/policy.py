@@ -200,7 +200,11 @@ def decide(facts: Facts, user_id) -> Access:
 
 
 def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
-    """Facts for `cases`, for every user, or only for `user` when one is given."""
+    """Facts for `cases`, for every user, or only for `user` when one is given.
+
+    One query (a UNION) reads who stands where on the cases: network members, emergency
+    accesses, guardians, receivers of proposed handovers and worker posts. Consents in force
+    with their recipients, and child refusals, take two more, only for cases with members."""
     now = now or timezone.now()
     facts = {case.pk: Facts(case=case) for case in cases}
     if not facts:
@@ -214,7 +218,6 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
         family_id__in={case.family_id for case in cases},
         role=FamilyMember.Role.GUARDIAN,
         user__isnull=False,
-        user__is_active=True,
     )
     receivers = Handover.objects.filter(case_id__in=facts, status=Handover.Status.PROPOSED)
     emergencies = EmergencyAccess.objects.filter(
@@ -224,78 +227,85 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
         in_force(now, start=None), role=OrganisationMembership.Role.WORKER
     )
     if user is not None:
+        # The user's own account is at hand (`access_for` answers a closed one itself): no
+        # join on it.
         members = members.filter(user=user)
         guardians = guardians.filter(user=user)
         receivers = receivers.filter(to_worker=user)
         emergencies = emergencies.filter(user=user)
-        # The user's own account is at hand: a closed one is in post nowhere, with no join.
-        posts = posts.filter(user=user) if user.is_active else posts.none()
+        posts = posts.filter(user=user)
     else:
+        guardians = guardians.filter(user__is_active=True)
         posts = posts.filter(user__is_active=True).filter(
             models.Q(user_id__in={case.responsible_worker_id for case in cases})
             | models.Q(user_id__in=members.values("user_id"))
             | models.Q(user_id__in=emergencies.values("user_id"))
             | models.Q(user_id__in=receivers.values("to_worker_id"))
         )
-    # Network members, emergency accesses and posts in one query (a UNION): each puts a worker
-    # of an organisation somewhere, and none of them may cost every read a query of its own.
     no_text = models.Value("", output_field=models.CharField())
     no_time = models.Value(None, output_field=models.DateTimeField())
-    no_case = models.Value(None, output_field=models.UUIDField())
+    no_id = models.Value(None, output_field=models.UUIDField())
 
     def kind(name):
         return models.Value(name, output_field=models.CharField())
 
     columns = ("k", "c", "user_id", "organisation_id", "reason", "started", "ends")
-    rows = (
-        members.order_by()
-        .annotate(
+    branches = [
+        members.annotate(
             k=kind("m"),
             c=models.F("case_id"),
             reason=models.F("organisation__note_category"),
             started=no_time,
             ends=no_time,
-        )
-        .values_list(*columns)
-    )
-    rows = rows.union(
-        emergencies.order_by()
-        .annotate(
+        ),
+        emergencies.annotate(
             k=kind("e"),
             c=models.F("case_id"),
             started=models.F("started_at"),
             ends=models.F("expires_at"),
-        )
-        .values_list(*columns),
-        posts.order_by()
-        .annotate(
-            k=kind("p"), c=no_case, reason=no_text, started=no_time, ends=models.F("ended_at")
-        )
-        .values_list(*columns),
-        all=True,
-    )
+        ),
+        posts.annotate(
+            k=kind("p"), c=no_id, reason=no_text, started=no_time, ends=models.F("ended_at")
+        ),
+        guardians.annotate(
+            k=kind("g"),
+            c=models.F("family_id"),
+            organisation_id=no_id,
+            reason=no_text,
+            started=no_time,
+            ends=no_time,
+        ),
+        receivers.annotate(
+            k=kind("h"),
+            c=models.F("case_id"),
+            user_id=models.F("to_worker_id"),
+            organisation_id=models.F("to_organisation_id"),
+            reason=no_text,
+            started=no_time,
+            ends=no_time,
+        ),
+    ]
+    first, *rest = (branch.order_by().values_list(*columns) for branch in branches)
     newest: dict = {}
     user_posts: dict = {}
-    for k, case_id, user_id, organisation_id, reason, started, ends in rows:
+    guardian_families: dict = {}
+    for k, c, user_id, organisation_id, reason, started, ends in first.union(*rest, all=True):
         if k == "m":
-            facts[case_id].members[user_id] = organisation_id
-            facts[case_id].own_categories[user_id] = reason
+            facts[c].members[user_id] = organisation_id
+            facts[c].own_categories[user_id] = reason
         elif k == "p":
             user_posts.setdefault(user_id, {})[organisation_id] = ends
-        elif (case_id, user_id) not in newest or started > newest[case_id, user_id][0]:
-            newest[case_id, user_id] = (started, organisation_id, reason, ends)
+        elif k == "g":
+            guardian_families.setdefault(c, set()).add(user_id)
+        elif k == "h":
+            facts[c].handover_receivers[user_id] = organisation_id
+        elif (c, user_id) not in newest or started > newest[c, user_id][0]:
+            newest[c, user_id] = (started, organisation_id, reason, ends)
     for (case_id, user_id), (_started, organisation_id, reason, ends) in newest.items():
         facts[case_id].emergency[user_id] = (organisation_id, reason, ends)
-    guardian_families: dict = {}
-    for family_id, user_id in guardians.values_list("family_id", "user_id"):
-        guardian_families.setdefault(family_id, set()).add(user_id)
     for case in cases:
         facts[case.pk].guardians = guardian_families.get(case.family_id, set())
         facts[case.pk].posts = user_posts
-    for case_id, user_id, organisation_id in receivers.values_list(
-        "case_id", "to_worker_id", "to_organisation_id"
-    ):
-        facts[case_id].handover_receivers[user_id] = organisation_id
 
     member_case_ids = [case_id for case_id, f in facts.items() if f.members]
     if member_case_ids:
@@ -306,34 +316,32 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
             valid_until__gt=now,
         )
         # Plain rows, not model instances: the rules need ids and categories only, and a page of
-        # 50 cases has some 75 consents (with their notice texts) and 120 recipients.
+        # 50 cases has some 75 consents (with their notice texts) and 120 recipients: one row
+        # per consent and recipient.
         refusals: dict = {}
         for consent_id, subject_id in ConsentEvent.objects.filter(
             consent__in=consents_in_force, kind=ConsentEvent.Kind.CHILD_REFUSED
         ).values_list("consent_id", "subject_id"):
             refusals.setdefault(consent_id, set()).add(subject_id)
-        consent_rows = list(consents_in_force.values_list("pk", "case_id", "categories"))
-        recipients: dict = {}
-        if consent_rows:
-            through = Consent.recipients.through.objects.filter(
-                consent_id__in=[pk for pk, _case_id, _categories in consent_rows]
-            )
-            for consent_id, organisation_id in through.values_list("consent_id", "organisation_id"):
-                recipients.setdefault(consent_id, set()).add(organisation_id)
-        for consent_id, case_id, categories in consent_rows:
-            facts[case_id].consents.append(
-                (
+        consents: dict = {}
+        for consent_id, case_id, categories, organisation_id in consents_in_force.values_list(
+            "pk", "case_id", "categories", "recipients"
+        ):
+            if consent_id not in consents:
+                consents[consent_id] = (
                     consent_id,
-                    recipients.get(consent_id, set()),
+                    set(),
                     set(categories),
                     refusals.get(consent_id, set()),
                 )
-            )
+                facts[case_id].consents.append(consents[consent_id])
+            if organisation_id is not None:
+                consents[consent_id][1].add(organisation_id)
     return facts
 
 
 def access_for(user, cases: Iterable[Case], *, now=None) -> dict:
-    """{case id: Access} for `user` on each of `cases`, in at most six queries."""
+    """{case id: Access} for `user` on each of `cases`, in at most three queries."""
     cases = list(cases)
     if not user.is_authenticated or not user.is_active or not cases:
         return {case.pk: NO_ACCESS for case in cases}

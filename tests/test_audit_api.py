@@ -828,11 +828,11 @@ def test_the_familys_history_costs_the_same_for_any_page_size(
         worker = WorkerFactory(membership__organisation=organisation)
         add(user=worker, organisation=organisation, family_id=world.family.pk)
     client = api.as_user(world.user("hanna.huoltaja"))
-    # 1 token and user, 1 the family (as its guardian), 1 its cases, 3 her access to them
-    # (network, guardians, handovers), 1 the page, 1 the users, 1 the organisations on it;
-    # then the page's own access-log event.
+    # 1 token and user, 1 the family (as its guardian), 1 its cases, 1 her access to them
+    # (one union of network, guardians, handovers and posts), 1 the page, 1 the users, 1 the
+    # organisations on it; then the page's own access-log event.
     for size in (3, 15):
-        with django_assert_num_queries(9 + ACCESS_LOG + REQUEST):
+        with django_assert_num_queries(7 + ACCESS_LOG + REQUEST):
             response = client.get(
                 f"/api/v1/families/{world.family.pk}/access-history/?page_size={size}"
             )
@@ -847,11 +847,11 @@ def test_the_case_history_costs_the_same_for_any_page_size(api, world, django_as
         worker = WorkerFactory(membership__organisation=organisation)
         add(user=worker, organisation=organisation, case_id=world.case.pk)
     client = api.as_user(world.user("tiina.vastuu"))
-    # 1 token and user, 1 the case (through her permission row), 3 her access to it (network,
-    # guardians, handovers), 1 the page, 1 the users, 1 the organisations on it; then the
-    # page's own access-log event.
+    # 1 token and user, 1 the case (through her permission row), 1 her access to it (network,
+    # guardians, handovers and posts in one union), 1 the page, 1 the users, 1 the
+    # organisations on it; then the page's own access-log event.
     for size in (3, 15):
-        with django_assert_num_queries(8 + ACCESS_LOG + REQUEST):
+        with django_assert_num_queries(6 + ACCESS_LOG + REQUEST):
             response = client.get(f"/api/v1/cases/{world.case.pk}/access-history/?page_size={size}")
         assert len(response.json()["results"]) == size
 

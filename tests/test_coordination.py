@@ -314,17 +314,17 @@ def test_the_action_list_has_a_constant_number_of_queries(api, scenario, django_
     tiina = user("tiina.vastuu")
     services.plan_action_create(actor=tiina, case=scenario, title="first")
     client = api.as_user(user("anna.neuvola"))
-    # 1 token + user, 2 case with permission join, 3-5 the policy's facts (memberships,
-    # guardians, handovers), 6 consents in force, 7 their recipients, 8 child refusals,
-    # 9 count, 10 page of actions with their worker, member and service
-    with django_assert_num_queries(10 + REQUEST + ACCESS_LOG):
+    # 1 token + user, 2 case with permission join, 3 the policy's facts (memberships,
+    # guardians, handovers, posts: one union), 4 child refusals, 5 consents in force with
+    # their recipients, 6 count, 7 page of actions with their worker, member and service
+    with django_assert_num_queries(7 + REQUEST + ACCESS_LOG):
         assert client.get(url(scenario, "plan/actions/")).json()["count"] == 1
     service = Service.objects.first()
     for i in range(15):
         services.plan_action_create(
             actor=tiina, case=scenario, title=f"more {i}", responsible_user=tiina, service=service
         )
-    with django_assert_num_queries(10 + REQUEST + ACCESS_LOG):
+    with django_assert_num_queries(7 + REQUEST + ACCESS_LOG):
         assert client.get(url(scenario, "plan/actions/")).json()["count"] == 16
 
 
@@ -647,18 +647,18 @@ def test_the_meeting_and_referral_lists_have_a_constant_number_of_queries(
 
     book(1, 0)
     client = api.as_user(anna)
-    # 1 token + user, 2 case with permission join, 3-8 the policy's facts and consents (as for
-    # notes), 9 count, 10 page of meetings with organiser, 11 their members, 12 the members'
-    # accounts, 13 their organisations, 14 the family members, 15 which minutes anna may read
-    with django_assert_num_queries(15 + REQUEST + ACCESS_LOG):
+    # 1 token + user, 2 case with permission join, 3-5 the policy's facts and consents (as for
+    # notes), 6 count, 7 page of meetings with organiser, 8 their members, 9 the members'
+    # accounts, 10 their organisations, 11 the family members, 12 which minutes anna may read
+    with django_assert_num_queries(12 + REQUEST + ACCESS_LOG):
         body = client.get(url(scenario, "meetings/")).json()
     assert body["count"] == 1 and body["results"][0]["minutes"]  # health notes: consented
-    # 1-8 as above, 9 count, 10 page of referrals with service, organisations and workers,
-    # 11 consents naming the receiving organisations
-    with django_assert_num_queries(11 + REQUEST + ACCESS_LOG):
+    # 1-5 as above, 6 count, 7 page of referrals with service, organisations and workers,
+    # 8 consents naming the receiving organisations
+    with django_assert_num_queries(8 + REQUEST + ACCESS_LOG):
         assert client.get(url(scenario, "referrals/")).json()["count"] == 1
     book(12, 1)
-    with django_assert_num_queries(15 + REQUEST + ACCESS_LOG):
+    with django_assert_num_queries(12 + REQUEST + ACCESS_LOG):
         assert client.get(url(scenario, "meetings/")).json()["count"] == 13
-    with django_assert_num_queries(11 + REQUEST + ACCESS_LOG):
+    with django_assert_num_queries(8 + REQUEST + ACCESS_LOG):
         assert client.get(url(scenario, "referrals/")).json()["count"] == 13

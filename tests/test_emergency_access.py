@@ -584,11 +584,12 @@ def test_opening_costs_a_fixed_number_of_queries(api, case, ulla, django_assert_
     client = api.as_user(ulla)
     ContentType.objects.get_for_model(EmergencyAccess)  # the change history's, cached after one
     # To check: 1 token and user, 2 the user's permissions (own, groups), 1 worker memberships,
-    # 1 the case, 3 the access now (network and emergency accesses, guardians, handovers).
-    # To write, 19: savepoint, lock the case, the acting organisation, earlier reasons, insert,
-    # its change history; the sync (savepoint, case, 3 access facts, 3 consent facts, permission
-    # ids, rows, insert rows, release); release. To answer: 3 the new access, 1 the grant.
-    with django_assert_num_queries(8 + 19 + 4 + ACCESS_LOG + REQUEST):
+    # 1 the case, 1 the access now (network and emergency accesses, guardians, handovers and
+    # posts in one union). To write, 16: savepoint, lock the case, the acting organisation,
+    # earlier reasons, insert, its change history; the sync (savepoint, case, 1 access facts,
+    # 2 consent facts, permission ids, rows, insert rows, release); release. To answer: 1 the
+    # new access, 1 the grant.
+    with django_assert_num_queries(6 + 16 + 2 + ACCESS_LOG + REQUEST):
         response = client.post(url(case.pk, "emergency-access/"), {"reason": REASON})
     assert response.status_code == 201
 
@@ -597,9 +598,10 @@ def test_the_case_list_under_an_emergency_access_costs_no_extra_query(
     api, case, ulla, django_assert_num_queries
 ):
     assert open_access(api, ulla, case).status_code == 201
-    # 1 token and user, 1 count, 1 page, 3 the access (network and emergency accesses in one
-    # union, guardians, handovers; no consents to read without a membership); then the log.
+    # 1 token and user, 1 count, 1 page, 1 the access (network and emergency accesses,
+    # guardians, handovers and posts in one union; no consents to read without a
+    # membership); then the log.
     client = api.as_user(ulla)
-    with django_assert_num_queries(6 + ACCESS_LOG + REQUEST):
+    with django_assert_num_queries(4 + ACCESS_LOG + REQUEST):
         response = client.get("/api/v1/cases/")
     assert response.json()["count"] == 1

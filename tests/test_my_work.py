@@ -185,13 +185,13 @@ def test_my_work_has_the_same_number_of_queries_for_1_and_200_cases(api, municip
     # One case: the worker is a member of it, with a consent in force and an action due.
     make_workload(worker, owner, municipality, guardian, responsible=0, member=1)
 
-    # 1 token + user, 2 open cases the worker may see, 3-5 the policy's facts (memberships,
-    # guardians, handovers), 6 consents in force, 7 their recipients, 8 child refusals,
-    # 9 handovers waiting for the worker, 10 plan actions due, 11 consent requests waiting,
-    # 12 their recipients, 13 invitations waiting; and the access log's append, one event per
-    # case shown (its single bulk insert counted apart below).
+    # 1 token + user, 2 open cases the worker may see, 3 the policy's facts (memberships,
+    # guardians, handovers, posts: one union), 4 child refusals, 5 consents in force with
+    # their recipients, 6 handovers waiting for the worker, 7 plan actions due, 8 consent
+    # requests waiting, 9 their recipients, 10 invitations waiting; and the access log's
+    # append, one event per case shown (its single bulk insert counted apart below).
     queries, inserts, body = queries_of(client, WORK)
-    assert len(queries) == 13 + REQUEST + ACCESS_LOG - 1, "\n".join(queries)
+    assert len(queries) == 10 + REQUEST + ACCESS_LOG - 1, "\n".join(queries)
     assert len(inserts) == 1
     assert len(body["member_cases"]) == 1 and len(body["actions_due_soon"]) == 1
     assert len(body["handovers"]) == 1 and len(body["invitations"]) == 1
@@ -199,7 +199,7 @@ def test_my_work_has_the_same_number_of_queries_for_1_and_200_cases(api, municip
     # Two hundred: 100 of the worker's own and 99 more as a member (and more waiting).
     make_workload(worker, owner, municipality, guardian, responsible=100, member=99)
     queries, inserts, body = queries_of(client, WORK)
-    assert len(queries) == 13 + REQUEST + ACCESS_LOG - 1, "\n".join(queries)
+    assert len(queries) == 10 + REQUEST + ACCESS_LOG - 1, "\n".join(queries)
     # The access log writes 202 events (200 cases, 2 handovers waiting) in one INSERT; Django
     # splits a bulk insert into batches only on SQLite, whose statements take 999 parameters.
     if connection.vendor == "sqlite":
