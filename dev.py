@@ -48,7 +48,13 @@ def serve() -> None:
 
 def test(pytest_args: list[str]) -> None:
     install("test")
-    run(str(PYTHON), "-m", "pytest", *pytest_args)
+    # On every core (pytest-xdist), a test module to a worker: modules share their expensive
+    # fixtures (the seeded demo). `-n 0` (or any -n / -p no:xdist given) runs as asked.
+    asked = any(
+        a.startswith(("-n", "--numprocesses")) or a.endswith("no:xdist") for a in pytest_args
+    )
+    extra = [] if asked else ["-n", "auto", "--dist", "loadfile"]
+    run(str(PYTHON), "-m", "pytest", *extra, *pytest_args)
 
 
 def main() -> None:

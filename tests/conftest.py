@@ -205,20 +205,70 @@ def pytest_runtest_protocol(item, nextitem):
             scanner.current_test = ""
 
 
-def pytest_sessionfinish(session, exitstatus):
+# Under pytest-xdist each worker scans its own tests' log output and hands its tally to the
+# controller, which fails the run and prints the report as a single session would.
+_worker_tallies: list[dict] = []
+
+
+def _tally() -> dict | None:
     scanner = log_scan.session_scanner()
-    if scanner is not None and scanner.leaks() and session.exitstatus == 0:
+    if scanner is None:
+        return None
+    tally = {"records": scanner.records_seen, "report": scanner.report() if scanner.leaks() else ""}
+    for worker in _worker_tallies:
+        tally["records"] += worker["records"]
+        tally["report"] = "\n".join(filter(None, [tally["report"], worker["report"]]))
+    return tally
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    tally = getattr(node, "workeroutput", {}).get("log_scan")
+    if tally is not None:
+        _worker_tallies.append(tally)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    tally = _tally()
+    if tally is None:
+        return
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports
+        workeroutput["log_scan"] = tally
+    if tally["report"] and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    scanner = log_scan.session_scanner()
-    if scanner is None:
+    tally = _tally()
+    if tally is None:
         return
-    if scanner.leaks():
+    if tally["report"]:
         terminalreporter.section("personal data in the log output", sep="=", red=True)
-        terminalreporter.line(scanner.report())
+        terminalreporter.line(tally["report"])
     else:
-        terminalreporter.line(
-            f"log scan: {scanner.records_seen} log records, no personal data in them"
+        terminalreporter.line(f"log scan: {tally['records']} log records, no personal data in them")
+
+
+# --- What does not depend on the database runs once --------------------------------------------
+
+_DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, run only the tests that use the database: the rest (settings, templates,
+    parsers, hashing, the schema's own checks) ran already on SQLite, the default, in the same
+    CI run. Deselected, not skipped: they are not part of this run at all."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_database = item.get_closest_marker("django_db") or (
+            _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
         )
+        (keep if uses_database else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
