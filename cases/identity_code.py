@@ -83,7 +83,10 @@ def _component_error(code: str) -> ValidationError:
         )
     if int(code[7:10]) in TEMPORARY_INDIVIDUAL_NUMBERS:
         return ValidationError(
-            _("A temporary personal identity code (individual number 900-999) is not accepted here."),
+            _(
+                "A temporary personal identity code (individual number 900-999) is not "
+                "accepted here."
+            ),
             code="temporary",
         )
     return ValidationError(

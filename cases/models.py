@@ -240,14 +240,6 @@ class FamilyMember(models.Model):
     def __str__(self):
         return f"{self.first_name} {self.last_name}"
 
-    @property
-    def identity_code_temporary(self) -> bool:
-        """A temporary code (individual number 900-999) is accepted for a family member: a
-        newborn or a newcomer may have only the one a hospital or social services gave, and the
-        worker records what the family's papers show. It is marked, so that it is replaced when
-        the permanent code comes."""
-        return bool(self.identity_code) and is_temporary_identity_code(self.identity_code)
-
     def save(self, *args, **kwargs):
         self.identity_code = normalise_identity_code(self.identity_code or "")
         self.identity_code_index = blind_index(self.identity_code) if self.identity_code else ""
@@ -255,6 +247,14 @@ class FamilyMember(models.Model):
         if update_fields is not None and "identity_code" in update_fields:
             kwargs["update_fields"] = {*update_fields, "identity_code_index"}
         super().save(*args, **kwargs)
+
+    @property
+    def identity_code_temporary(self) -> bool:
+        """A temporary code (individual number 900-999) is accepted for a family member: a
+        newborn or a newcomer may have only the one a hospital or social services gave, and the
+        worker records what the family's papers show. It is marked, so that it is replaced when
+        the permanent code comes."""
+        return bool(self.identity_code) and is_temporary_identity_code(self.identity_code)
 
 
 class Case(models.Model):

@@ -5,11 +5,11 @@ import hashlib
 import hmac
 
 import pytest
-from stdnum.fi import hetu
 from cryptography.fernet import Fernet, InvalidToken
 from django.core import serializers
 from django.core.exceptions import ValidationError
 from django.db import connection
+from stdnum.fi import hetu
 
 from cases import services
 from cases.identity_code import (
