@@ -809,6 +809,10 @@ class OutboundMail(models.Model):
     recipients = EncryptedTextField(_("recipients"))
     subject = EncryptedTextField(_("subject"))
     body = EncryptedTextField(_("body"))
+    # A meeting's iCalendar invitation or cancellation (it names the invited people), attached
+    # as text/calendar with its iTIP method (REQUEST or CANCEL).
+    calendar = EncryptedTextField(_("calendar attachment"), blank=True)
+    calendar_method = models.CharField(max_length=10, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
