@@ -3,6 +3,9 @@
 
 python3 dev.py serve   # venv, install, migrate, demo data, serve on http://127.0.0.1:8000
 python3 dev.py test    # venv, install, run the whole test suite (extra args go to pytest)
+
+python3 dev.py serve --reset       # throw the demo database away first: a fresh demo
+python3 dev.py serve --port 8001   # another port (links in mails and calendars follow it)
 """
 
 import hashlib
@@ -36,14 +39,26 @@ def install(extras: str) -> None:
         stamp.touch()
 
 
-def serve() -> None:
+def reset(root: Path = ROOT) -> None:
+    """Forget the demo: its SQLite database and the checkpoint copies that belong to it."""
+    (root / "db.sqlite3").unlink(missing_ok=True)
+    shutil.rmtree(root / "audit-checkpoints", ignore_errors=True)
+
+
+def serve(args: list[str]) -> None:
+    port = "8000"
+    if "--port" in args:
+        port = args[args.index("--port") + 1]
+    if "--reset" in args:
+        reset()
     install("")
     if not (ROOT / "db.sqlite3").exists():
         # Checkpoint copies of an earlier database would (rightly) fail verification.
         shutil.rmtree(ROOT / "audit-checkpoints", ignore_errors=True)
+    os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
     run(str(PYTHON), "manage.py", "migrate", "--no-input")
     run(str(PYTHON), "manage.py", "seed_demo")
-    run(str(PYTHON), "manage.py", "runserver", "127.0.0.1:8000")
+    run(str(PYTHON), "manage.py", "runserver", f"127.0.0.1:{port}")
 
 
 def test(pytest_args: list[str]) -> None:
@@ -62,7 +77,7 @@ def main() -> None:
         sys.exit(__doc__)
     try:
         if sys.argv[1] == "serve":
-            serve()
+            serve(sys.argv[2:])
         else:
             test(sys.argv[2:])
     except subprocess.CalledProcessError as error:

@@ -1,15 +1,19 @@
 """API of consents: requests by the responsible worker, decisions by the family, receipts."""
 
+import json
 from typing import cast
 
 import django_filters
+from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.relations import RelatedField
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -110,6 +114,18 @@ class ReceiptSerializer(serializers.Serializer):
     kind = serializers.CharField()
     created_at = serializers.DateTimeField()
     receipt = serializers.CharField(help_text=_("Compact JWS, Ed25519 (EdDSA)."))
+
+
+class JWSRenderer(BaseRenderer):
+    """`Accept: application/jose` or `?format=jws`: the bare compact JWS (RFC 7515 section 9);
+    errors still come as JSON text."""
+
+    media_type = "application/jose"
+    format = "jws"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, str) else json.dumps(data, default=str)
 
 
 class CaseConsentViewSet(CaseScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -214,11 +230,16 @@ class ConsentViewSet(
                 "event", str, description="Id of a decision event; the latest by default"
             )
         ],
-        responses=ReceiptSerializer,
+        responses={
+            (200, "application/json"): ReceiptSerializer,
+            (200, "application/jose"): OpenApiTypes.STR,
+        },
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, JWSRenderer])
     def receipt(self, request, pk=None):
-        """The signed receipt of a decision on this consent."""
+        """The signed receipt of a decision on this consent: JSON with the compact JWS in
+        `receipt`, or with `Accept: application/jose` (or `?format=jws`) the bare JWS as a
+        `.jws` download, which `manage.py verify_receipt` checks offline."""
         consent = self.get_object()
         signed = [event for event in consent.events.all() if event.receipt]
         wanted = request.query_params.get("event")
@@ -227,6 +248,12 @@ class ConsentViewSet(
         if not signed:
             raise NotFound(_("There is no signed decision on this consent yet."))
         event = signed[-1]
+        if request.accepted_renderer.format == JWSRenderer.format:
+            response = HttpResponse(event.receipt, content_type=JWSRenderer.media_type)
+            response["Content-Disposition"] = (
+                f'attachment; filename="consent-receipt-{str(event.pk)[:8]}.jws"'
+            )
+            return response
         return Response(
             {
                 "event": event.id,

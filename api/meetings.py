@@ -1,12 +1,9 @@
 """Network meetings of a case (data category `plan`), and each as an iCalendar file."""
 
-import datetime
 import json
 from typing import cast
 
-from django.conf import settings
 from django.http import HttpResponse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
@@ -18,7 +15,7 @@ from rest_framework.response import Response
 
 from api import serializers as s
 from api.views import UUID_REGEX, PlanScopedMixin
-from cases import selectors, services
+from cases import calendar, selectors, services
 from cases.models import FamilyMember, Meeting, NetworkMember
 from consent.policy import Need
 from koordinointi.vocabulary import Category
@@ -100,61 +97,6 @@ class MinutesSerializer(s.InputSerializer):
         choices=Category.choices, help_text=_("The data category the minutes are stored in.")
     )
     text = serializers.CharField(max_length=20000)
-
-
-def _ics_text(value: str) -> str:
-    return (
-        value.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-    )
-
-
-def _ics_fold(line: str) -> str:
-    """Lines longer than 75 octets continue on the next line after a space (RFC 5545, 3.1)."""
-    encoded, parts = line.encode(), list[str]()
-    while len(encoded) > 75:
-        cut = 75 if not parts else 74
-        while cut > 0 and (encoded[cut] & 0xC0) == 0x80:  # never inside a UTF-8 character
-            cut -= 1
-        parts.append(encoded[:cut].decode())
-        encoded = encoded[cut:]
-    parts.append(encoded.decode())
-    return "\r\n ".join(parts)
-
-
-def _ics_time(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def meeting_ics(meeting: Meeting) -> str:
-    """One meeting as an iCalendar file. Calendars are outside the register: the file carries
-    the title, time, place and link, never the agenda, the participants or the family."""
-    link = f"{settings.PUBLIC_BASE_URL}/api/v1/cases/{meeting.case_id}/meetings/{meeting.pk}/"
-    description = "\n".join(filter(None, [meeting.video_link, link]))
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Koordinointi//Network meetings//FI",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:{meeting.pk}@koordinointi",
-        f"DTSTAMP:{_ics_time(timezone.now())}",
-        f"DTSTART:{_ics_time(meeting.starts_at)}",
-        f"DTEND:{_ics_time(meeting.ends_at)}",
-        f"SEQUENCE:{meeting.sequence}",
-        "STATUS:" + ("CANCELLED" if meeting.status == Meeting.Status.CANCELLED else "CONFIRMED"),
-        f"SUMMARY:{_ics_text(meeting.title)}",
-    ]
-    if meeting.place:
-        lines.append(f"LOCATION:{_ics_text(meeting.place)}")
-    if meeting.video_link:
-        lines.append(f"URL:{meeting.video_link}")
-    lines += [f"DESCRIPTION:{_ics_text(description)}", "END:VEVENT", "END:VCALENDAR"]
-    return "\r\n".join(_ics_fold(line) for line in lines) + "\r\n"
 
 
 class ICalendarRenderer(BaseRenderer):
@@ -244,11 +186,16 @@ class MeetingViewSet(
 
     @extend_schema(
         responses={(200, "text/calendar"): OpenApiTypes.STR},
-        description="The meeting as an iCalendar file (title, time, place and link only).",
+        description=(
+            "The meeting as an iCalendar file (METHOD:PUBLISH: title, time, place, links and "
+            "the organiser; no attendees, no agenda)."
+        ),
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ICalendarRenderer])
     def ics(self, request, case_pk=None, pk=None):
         meeting = self.get_object()
-        response = HttpResponse(meeting_ics(meeting), content_type="text/calendar; charset=utf-8")
+        response = HttpResponse(
+            calendar.meeting_calendar(meeting), content_type="text/calendar; charset=utf-8"
+        )
         response["Content-Disposition"] = f'attachment; filename="meeting-{meeting.pk}.ics"'
         return response

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from api.audit import disclosure_of
-from cases.identity_code import validate_identity_code
+from cases.identity_code import validate_identity_code_or_temporary
 from cases.models import (
     Area,
     Case,
@@ -167,10 +167,16 @@ class FamilyMemberSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializ
         required=False,
         allow_blank=True,
         max_length=11,
-        validators=[validate_identity_code],
+        validators=[validate_identity_code_or_temporary],
         help_text=_("Personal identity code; stored encrypted and never returned."),
     )
     has_identity_code = serializers.SerializerMethodField()
+    identity_code_temporary = serializers.SerializerMethodField(
+        help_text=_(
+            "The code is a temporary one (individual number 900-999), to be replaced by the "
+            "permanent code."
+        )
+    )
 
     class Meta:
         model = FamilyMember
@@ -182,10 +188,14 @@ class FamilyMemberSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializ
             "birth_date",
             "identity_code",
             "has_identity_code",
+            "identity_code_temporary",
         ]
 
     def get_has_identity_code(self, member) -> bool:
         return bool(member.identity_code_index)
+
+    def get_identity_code_temporary(self, member) -> bool:
+        return member.identity_code_temporary
 
 
 class GatedSerializer(serializers.ModelSerializer):
@@ -276,7 +286,7 @@ class FamilyUpdateSerializer(InputSerializer):
 class FamilyLookupSerializer(InputSerializer):
     identity_code = serializers.CharField(
         max_length=11,
-        validators=[validate_identity_code],
+        validators=[validate_identity_code_or_temporary],
         help_text=_("A family member's personal identity code (in the body, never in a URL)."),
     )
 

@@ -3,7 +3,7 @@
 import datetime
 import hashlib
 import hmac
-import re
+import unicodedata
 from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -12,53 +12,117 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from stdnum import exceptions as stdnum_exceptions
+from stdnum.fi import hetu
 
 CHECK_CHARACTERS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 # The signs Y-U and B-F came into use in 2023, beside the older "-" and "A".
 CENTURY_SIGNS = {"+": 1800, **dict.fromkeys("-YXWVU", 1900), **dict.fromkeys("ABCDEF", 2000)}
-_PATTERN = re.compile(r"^(\d{2})(\d{2})(\d{2})([-+A-FU-Y])(\d{3})([0-9A-Y])$")
+# Individual numbers 900-999 are temporary codes: given by an organisation (a maternity ward,
+# social services) to someone without a permanent code yet, and used for test data. stdnum
+# refuses them unless asked (`allow_temporary`).
+TEMPORARY_INDIVIDUAL_NUMBERS = range(900, 1000)
 
 
 def normalise_identity_code(value: str) -> str:
-    return value.strip().upper()
+    """The one canonical form: python-stdnum's `hetu.compact` (trimmed, upper case).
+
+    Only plain ASCII is normalised: stdnum maps look-alikes (full-width digits, typographic
+    dashes) to ASCII, and we refuse them instead (`validate_identity_code`), so that no code is
+    stored, indexed or looked up in a form that its holder's other records do not have.
+    """
+    code = value.strip().upper()
+    return hetu.compact(code) if code.isascii() else code
 
 
-def validate_identity_code(value: str) -> None:
-    """Raise ValidationError unless value is a well-formed identity code with a valid checksum.
+def is_temporary_identity_code(value: str) -> bool:
+    code = normalise_identity_code(value)
+    return hetu.is_valid(code, allow_temporary=True) and not hetu.is_valid(code)
+
+
+def validate_identity_code(value: str, *, allow_temporary: bool = False) -> None:
+    """Raise ValidationError unless value is a valid identity code (python-stdnum's
+    `stdnum.fi.hetu.validate`, in ASCII only). Temporary codes (individual number 900-999) pass
+    only with `allow_temporary`, stdnum's own default being to refuse them.
 
     The message never repeats the code itself: it must not reach logs or error reports.
     """
     code = normalise_identity_code(value)
-    match = _PATTERN.match(code)
-    if not match:
+    if not code.isascii():
+        raise ValidationError(
+            _(
+                "Enter the personal identity code in plain digits 0-9 and Latin letters "
+                "(no full-width or other look-alike characters)."
+            ),
+            code="not_ascii",
+        )
+    try:
+        hetu.validate(code, allow_temporary=allow_temporary)
+    except stdnum_exceptions.InvalidFormat:
         raise ValidationError(
             _("Enter a personal identity code in the form DDMMYYCZZZQ, e.g. 010101A123N."),
             code="invalid_format",
-        )
-    day, month, year, sign, individual, check = match.groups()
-    try:
-        datetime.date(CENTURY_SIGNS[sign] + int(year), int(month), int(day))
-    except ValueError:
-        raise ValidationError(
-            _("The personal identity code has an impossible birth date."), code="invalid_date"
         ) from None
-    if int(individual) < 2:
-        raise ValidationError(
-            _("The personal identity code has an invalid individual number."),
-            code="invalid_individual_number",
-        )
-    expected = CHECK_CHARACTERS[int(day + month + year + individual) % 31]
-    if check != expected:
+    except stdnum_exceptions.InvalidChecksum:
         raise ValidationError(
             _("The check character of the personal identity code does not match."),
             code="invalid_checksum",
+        ) from None
+    except stdnum_exceptions.InvalidComponent:
+        # stdnum says which part only through its order of checks: the date, then the
+        # individual number (never below 002), then the temporary range.
+        raise _component_error(code) from None
+
+
+def _component_error(code: str) -> ValidationError:
+    try:
+        datetime.date(CENTURY_SIGNS[code[6]] + int(code[4:6]), int(code[2:4]), int(code[0:2]))
+    except ValueError:
+        return ValidationError(
+            _("The personal identity code has an impossible birth date."), code="invalid_date"
         )
+    if int(code[7:10]) in TEMPORARY_INDIVIDUAL_NUMBERS:
+        return ValidationError(
+            _(
+                "A temporary personal identity code (individual number 900-999) is not "
+                "accepted here."
+            ),
+            code="temporary",
+        )
+    return ValidationError(
+        _("The personal identity code has an invalid individual number."),
+        code="invalid_individual_number",
+    )
+
+
+def validate_identity_code_or_temporary(value: str) -> None:
+    """The validator of a family member's code: a temporary code is accepted there (see
+    `FamilyMember.identity_code_temporary`)."""
+    validate_identity_code(value, allow_temporary=True)
 
 
 def birth_date_from_identity_code(value: str) -> datetime.date:
     code = normalise_identity_code(value)
-    validate_identity_code(code)
+    validate_identity_code(code, allow_temporary=True)
     return datetime.date(CENTURY_SIGNS[code[6]] + int(code[4:6]), int(code[2:4]), int(code[0:2]))
+
+
+def repaired_identity_code(value: str) -> str | None:
+    """The canonical form of a code stored before the rule above, or None if even with its
+    look-alike digits and dashes read as ASCII it is no valid code (temporary ones included).
+
+    Used once, by the migration that re-indexes existing rows."""
+    plain = unicodedata.normalize("NFKC", value.strip())
+    plain = "".join(
+        str(unicodedata.digit(char)) if not char.isascii() and char.isdigit() else char
+        for char in plain
+    )
+    code = hetu.compact(plain)
+    try:
+        validate_identity_code(code, allow_temporary=True)
+    except ValidationError:
+        return None
+    return code
 
 
 @cache

@@ -9,7 +9,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from cases.identity_code import EncryptedTextField, blind_index, validate_identity_code
+from cases.identity_code import (
+    EncryptedTextField,
+    blind_index,
+    is_temporary_identity_code,
+    normalise_identity_code,
+    validate_identity_code_or_temporary,
+)
 from koordinointi.vocabulary import Category, view_permission
 
 
@@ -214,7 +220,7 @@ class FamilyMember(models.Model):
     last_name = models.CharField(_("last name"), max_length=150)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     identity_code = EncryptedTextField(
-        _("personal identity code"), blank=True, validators=[validate_identity_code]
+        _("personal identity code"), blank=True, validators=[validate_identity_code_or_temporary]
     )
     identity_code_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     user = models.ForeignKey(
@@ -235,12 +241,20 @@ class FamilyMember(models.Model):
         return f"{self.first_name} {self.last_name}"
 
     def save(self, *args, **kwargs):
-        self.identity_code = (self.identity_code or "").strip().upper()
+        self.identity_code = normalise_identity_code(self.identity_code or "")
         self.identity_code_index = blind_index(self.identity_code) if self.identity_code else ""
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "identity_code" in update_fields:
             kwargs["update_fields"] = {*update_fields, "identity_code_index"}
         super().save(*args, **kwargs)
+
+    @property
+    def identity_code_temporary(self) -> bool:
+        """A temporary code (individual number 900-999) is accepted for a family member: a
+        newborn or a newcomer may have only the one a hospital or social services gave, and the
+        worker records what the family's papers show. It is marked, so that it is replaced when
+        the permanent code comes."""
+        return bool(self.identity_code) and is_temporary_identity_code(self.identity_code)
 
 
 class Case(models.Model):
@@ -795,6 +809,10 @@ class OutboundMail(models.Model):
     recipients = EncryptedTextField(_("recipients"))
     subject = EncryptedTextField(_("subject"))
     body = EncryptedTextField(_("body"))
+    # A meeting's iCalendar invitation or cancellation (it names the invited people), attached
+    # as text/calendar with its iTIP method (REQUEST or CANCEL).
+    calendar = EncryptedTextField(_("calendar attachment"), blank=True)
+    calendar_method = models.CharField(max_length=10, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)

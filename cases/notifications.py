@@ -19,11 +19,15 @@ Which change sends which mail:
 - handover proposed (to the receiver) and accepted (to the former responsible worker and the
   coordinator who proposed it): on `Handover` created and on a case's responsible worker changing;
 - referral received (to the receiving organisation): `cases.services.referral_create`;
+- network meeting booked, really changed or cancelled (to the invited network members, with
+  the iCalendar REQUEST or CANCEL attached, `cases.calendar`): `cases.services.meeting_create`
+  and `meeting_update`;
 - plan action due (to whoever does it): `manage.py send_action_reminders`.
 """
 
 import datetime
 import logging
+from email.mime.text import MIMEText
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -34,9 +38,11 @@ from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from cases import calendar
 from cases.models import (
     Case,
     Handover,
+    Meeting,
     OrganisationMembership,
     OutboundMail,
     PlanAction,
@@ -125,6 +131,28 @@ def _action_due(c: dict) -> tuple[str, str]:
     ) % c
 
 
+def _meeting_invited(c: dict) -> tuple[str, str]:
+    return _("Invitation to a network meeting on %(starts)s") % c, _(
+        "%(organiser)s invites you to a network meeting of a family's case on %(starts)s. The "
+        "calendar invitation is attached.\n\nMeeting: %(link)s"
+    ) % c
+
+
+def _meeting_changed(c: dict) -> tuple[str, str]:
+    return _("A network meeting was changed: %(starts)s") % c, _(
+        "%(organiser)s has changed a network meeting you are invited to; it is now on "
+        "%(starts)s. The updated calendar invitation is attached.\n\nMeeting: %(link)s"
+    ) % c
+
+
+def _meeting_cancelled(c: dict) -> tuple[str, str]:
+    return _("A network meeting was cancelled: %(starts)s") % c, _(
+        "%(organiser)s has cancelled the network meeting on %(starts)s, or you are no longer "
+        "invited to it. The attached cancellation removes it from your calendar."
+        "\n\nMeeting: %(link)s"
+    ) % c
+
+
 TEXTS = {
     "invitation": _invitation,
     "consent_requested": _consent_requested,
@@ -133,6 +161,9 @@ TEXTS = {
     "handover_accepted": _handover_accepted,
     "referral_received": _referral_received,
     "action_due": _action_due,
+    "meeting_invited": _meeting_invited,
+    "meeting_changed": _meeting_changed,
+    "meeting_cancelled": _meeting_cancelled,
 }
 
 
@@ -151,7 +182,7 @@ def render(kind: str, context: dict) -> tuple[str, str]:
 
 
 def link(path: str) -> str:
-    return f"{settings.PUBLIC_BASE_URL}{path}"
+    return f"{settings.SITE_URL}{path}"
 
 
 def name_of(user: User) -> str:
@@ -161,13 +192,22 @@ def name_of(user: User) -> str:
 # --- The outbox --------------------------------------------------------------------------------
 
 
-def queue(*, kind: str, recipients, context: dict) -> OutboundMail | None:
+def queue(
+    *, kind: str, recipients, context: dict, ics: bytes = b"", ics_method: str = ""
+) -> OutboundMail | None:
     """Write a mail into the outbox, to be sent when the current transaction commits."""
     addresses = sorted({address.strip() for address in recipients if address and address.strip()})
     if not addresses:
         return None
     subject, body = render(kind, context)
-    mail = OutboundMail(kind=kind, recipients="\n".join(addresses), subject=subject, body=body)
+    mail = OutboundMail(
+        kind=kind,
+        recipients="\n".join(addresses),
+        subject=subject,
+        body=body,
+        calendar=ics.decode(),
+        calendar_method=ics_method,
+    )
     mail.save()
     transaction.on_commit(lambda: deliver(mail.pk), robust=True)
     return mail
@@ -190,12 +230,15 @@ def deliver(mail_id, *, now: datetime.datetime | None = None, force: bool = Fals
         return False  # sent already, given up, not due, or another sender has it
     mail = OutboundMail.objects.get(pk=mail_id)
     try:
-        EmailMessage(
+        message = EmailMessage(
             subject=mail.subject,
             body=mail.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=mail.recipients.split("\n"),
-        ).send()
+        )
+        if mail.calendar:
+            message.attach(calendar_part(mail.calendar, mail.calendar_method))
+        message.send()
     except Exception as exc:  # any backend failure: keep the mail for the next attempt
         gave_up = mail.attempts >= MAX_ATTEMPTS
         logger.warning(
@@ -220,8 +263,18 @@ def deliver(mail_id, *, now: datetime.datetime | None = None, force: bool = Fals
         recipients="",
         subject="",
         body="",
+        calendar="",
     )
     return True
+
+
+def calendar_part(ics: str, method: str) -> MIMEText:
+    """The .ics as calendar clients expect it in a mail: text/calendar with the iTIP method in
+    the content type (RFC 6047), as an attachment named invite.ics."""
+    part = MIMEText(ics, "calendar", "utf-8")
+    part.set_param("method", method)
+    part.add_header("Content-Disposition", "attachment", filename="invite.ics")
+    return part
 
 
 def retry(*, now: datetime.datetime | None = None, everything: bool = False, limit: int = 500):
@@ -298,6 +351,32 @@ def action_due(action: PlanAction) -> OutboundMail | None:
             "due": action.due_date.isoformat(),
             "link": link(f"/api/v1/cases/{action.case_id}/plan/actions/{action.pk}/"),
         },
+    )
+
+
+def _attendees(users) -> list[User]:
+    return [user for user in users if user is not None and user.is_active and user.email]
+
+
+def meeting_sent(
+    meeting: Meeting, *, kind: str, attendees: list[User], method: str
+) -> OutboundMail | None:
+    """A meeting's invitation (REQUEST) or cancellation (CANCEL) to its invited members, the
+    calendar object attached; the organiser is not sent their own meeting."""
+    attendees = [user for user in _attendees(attendees) if user.pk != meeting.organiser_id]
+    if not attendees:
+        return None
+    ics = calendar.meeting_calendar(meeting, method=method, attendees=attendees)
+    return queue(
+        kind=kind,
+        recipients=[user.email for user in attendees],
+        context={
+            "organiser": name_of(meeting.organiser),
+            "starts": timezone.localtime(meeting.starts_at).strftime("%Y-%m-%d %H:%M"),
+            "link": calendar.meeting_link(meeting),
+        },
+        ics=ics,
+        ics_method=method,
     )
 
 

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from audit import recorder
 from audit.models import AccessEvent
-from cases import notifications
+from cases import calendar, notifications
 from cases.models import (
     Case,
     EmergencyAccess,
@@ -591,14 +591,28 @@ def meeting_create(
     meeting.save()
     meeting.members.set(members)
     meeting.family_members.set(family_members)
+    notifications.meeting_sent(
+        meeting,
+        kind="meeting_invited",
+        attendees=_meeting_attendees(members),
+        method=calendar.REQUEST,
+    )
     return meeting
+
+
+def _meeting_attendees(members) -> list[User]:
+    """The invited professionals (people close to the family have no account or address)."""
+    return [member.user for member in members if member.user is not None]
 
 
 @transaction.atomic
 def meeting_update(*, actor: User, meeting: Meeting, data: dict) -> Meeting:
-    """Reschedule, change or cancel a meeting; its calendar copies follow (SEQUENCE grows)."""
+    """Reschedule, change or cancel a meeting. Only a real change of what a calendar copy shows
+    (`calendar.CALENDAR_FIELDS`, or who is invited) raises its SEQUENCE and mails the members:
+    the new copy (REQUEST), or a CANCEL on cancellation and to members no longer invited. A
+    change of the agenda or of the family members taking part is saved without either."""
     case = _locked_open_case(meeting.case_id)
-    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    meeting = Meeting.objects.select_for_update().select_related("organiser").get(pk=meeting.pk)
     data = dict(data)
     members = data.pop("members", None)
     family_members = data.pop("family_members", None)
@@ -608,14 +622,52 @@ def meeting_update(*, actor: User, meeting: Meeting, data: dict) -> Meeting:
         setattr(meeting, name, data[name])
     if meeting.ends_at <= meeting.starts_at:
         raise ValidationError({"ends_at": _("A meeting ends after it starts.")})
-    meeting.sequence += 1
-    meeting.full_clean()
-    meeting.save(update_fields=[*changed, "sequence"])
+    before = list(meeting.members.select_related("user"))
+    invited_before = {user.pk: user for user in _meeting_attendees(before)}
+    if members is not None and {m.pk for m in members} == {m.pk for m in before}:
+        members = None  # the same people: no change
+    invited = (
+        {user.pk: user for user in _meeting_attendees(members)}
+        if members is not None
+        else invited_before
+    )
+    real_change = bool(set(changed) & set(calendar.CALENDAR_FIELDS)) or members is not None
+    if real_change:
+        meeting.sequence += 1
+    if changed or real_change:
+        meeting.full_clean()
+        meeting.save(update_fields=[*changed, *(["sequence"] if real_change else [])])
     if members is not None:
         meeting.members.set(members)
     if family_members is not None:
         meeting.family_members.set(family_members)
+    if real_change:
+        _meeting_mail(meeting, changed=changed, invited=invited, invited_before=invited_before)
     return meeting
+
+
+def _meeting_mail(
+    meeting: Meeting, *, changed: list[str], invited: dict, invited_before: dict
+) -> None:
+    if meeting.status == Meeting.Status.CANCELLED:
+        if "status" in changed:  # cancelled now: everyone who had the invitation
+            everyone = list({**invited_before, **invited}.values())
+            notifications.meeting_sent(
+                meeting, kind="meeting_cancelled", attendees=everyone, method=calendar.CANCEL
+            )
+        return
+    if meeting.status != Meeting.Status.SCHEDULED:
+        return  # held: the calendars need nothing more
+    dropped = [user for pk, user in invited_before.items() if pk not in invited]
+    notifications.meeting_sent(
+        meeting, kind="meeting_cancelled", attendees=dropped, method=calendar.CANCEL
+    )
+    notifications.meeting_sent(
+        meeting,
+        kind="meeting_changed" if "status" not in changed else "meeting_invited",
+        attendees=list(invited.values()),
+        method=calendar.REQUEST,
+    )
 
 
 @transaction.atomic

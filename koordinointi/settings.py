@@ -388,8 +388,12 @@ INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 14)
 EMERGENCY_ACCESS_HOURS = env_int("EMERGENCY_ACCESS_HOURS", 2)
 if EMERGENCY_ACCESS_HOURS < 1:
     raise ImproperlyConfigured("EMERGENCY_ACCESS_HOURS must be at least 1")
-# Base of links sent by e-mail (invitations).
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# The address where people reach this service, without a trailing slash: the base of every link
+# in a mail (invitations, notifications) and of a meeting's link in its calendar file (README,
+# Configuration). The older, undocumented PUBLIC_BASE_URL is still read when SITE_URL is unset.
+SITE_URL = env_str("SITE_URL", env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")).rstrip("/")
+if not SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured("SITE_URL must start with http:// or https://")
 
 # Family portal (portal/): session sign-in at /portal/login/ (locked out and throttled as above).
 LOGIN_URL = "portal:login"

@@ -255,20 +255,28 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 _DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server"}
 
 
+def _runs_on(item, vendor: str) -> bool:
+    """On PostgreSQL only the tests that use the database (the rest ran already on SQLite, the
+    default, in the same CI run), and not those marked `sqlite_only` (the README walk serves
+    its own SQLite demo); on SQLite not those marked `postgresql_only` (row and advisory
+    locks)."""
+    if vendor == "sqlite":
+        return item.get_closest_marker("postgresql_only") is None
+    if item.get_closest_marker("sqlite_only") is not None:
+        return False
+    return bool(
+        item.get_closest_marker("django_db")
+        or _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    )
+
+
 def pytest_collection_modifyitems(config, items):
-    """On PostgreSQL, run only the tests that use the database: the rest (settings, templates,
-    parsers, hashing, the schema's own checks) ran already on SQLite, the default, in the same
-    CI run. Deselected, not skipped: they are not part of this run at all."""
+    """What does not run on this database is deselected, not skipped: not part of this run."""
     from django.db import connection
 
-    if connection.vendor == "sqlite":
-        return
     keep, drop = [], []
     for item in items:
-        uses_database = item.get_closest_marker("django_db") or (
-            _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
-        )
-        (keep if uses_database else drop).append(item)
+        (keep if _runs_on(item, connection.vendor) else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

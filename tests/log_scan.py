@@ -63,7 +63,7 @@ def _valid_identity_codes(text: str) -> list[str]:
     found = []
     for match in _CODE_SHAPE.finditer(text):
         try:
-            validate_identity_code(match.group())
+            validate_identity_code(match.group(), allow_temporary=True)
         except ValidationError:
             continue
         found.append(match.group().upper())

@@ -1,9 +1,11 @@
 """Consent: the demo scenario end to end, joint custody, children's views, receipts, expiry."""
 
 import datetime
+import io
+import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from cases import services
@@ -358,6 +360,48 @@ def test_a_decision_receipt_verifies_with_the_published_key(api, scenario, tmp_p
     path = tmp_path / "receipt.jws"
     path.write_text(token)
     call_command("verify_receipt", str(path))
+
+
+@pytest.mark.parametrize(
+    "how", [{"HTTP_ACCEPT": "application/jose"}, {"QUERY_STRING": "format=jws"}]
+)
+def test_the_receipt_comes_as_the_bare_jws_that_the_command_verifies(api, scenario, tmp_path, how):
+    consent = Consent.objects.get(case=scenario, state="active")
+    hanna = api.as_user(user("hanna.huoltaja"))
+    wrapped = hanna.get(f"/api/v1/consents/{consent.pk}/receipt/").json()
+    response = hanna.get(f"/api/v1/consents/{consent.pk}/receipt/", **how)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/jose"
+    assert response["Content-Disposition"].startswith("attachment; filename=")
+    assert response["Content-Disposition"].endswith('.jws"')
+    token = response.content.decode()
+    assert token == wrapped["receipt"] and token.count(".") == 2
+    assert receipts.verify(token)["decision"] == "granted"
+
+    bare, json_form = tmp_path / "receipt.jws", tmp_path / "receipt.json"
+    bare.write_bytes(response.content)
+    json_form.write_text(json.dumps(wrapped))
+    for path in (bare, json_form):
+        out = io.StringIO()
+        call_command("verify_receipt", str(path), stdout=out)
+        assert "Receipt valid" in out.getvalue()
+        assert '"decision": "granted"' in out.getvalue()
+
+
+def test_the_command_refuses_json_without_a_receipt(tmp_path):
+    path = tmp_path / "receipt.json"
+    for text, message in [('{"kind": "granted"}', 'no "receipt"'), ("{nope", "nor JSON")]:
+        path.write_text(text)
+        with pytest.raises(CommandError, match=message):
+            call_command("verify_receipt", str(path), stdout=io.StringIO())
+
+
+def test_a_missing_receipt_answers_404_as_json_also_when_the_jws_is_asked_for(api, scenario):
+    consent = school_consent(scenario)
+    hanna = api.as_user(user("hanna.huoltaja"))
+    response = hanna.get(f"/api/v1/consents/{consent.pk}/receipt/", HTTP_ACCEPT="application/jose")
+    assert response.status_code == 404
+    assert "detail" in json.loads(response.content)
 
 
 def test_every_decision_yields_its_own_receipt(api, scenario):

@@ -9,12 +9,16 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.core import serializers
 from django.core.exceptions import ValidationError
 from django.db import connection
+from stdnum.fi import hetu
 
 from cases import services
 from cases.identity_code import (
     birth_date_from_identity_code,
     blind_index,
+    is_temporary_identity_code,
+    normalise_identity_code,
     validate_identity_code,
+    validate_identity_code_or_temporary,
 )
 from cases.models import Family, FamilyMember
 
@@ -117,7 +121,8 @@ def test_it_rejects_a_wrong_check_character_with_every_century_sign(sign):
 )
 def test_it_accepts_published_examples(code, birth_date):
     assert with_check_character(code[:6], code[6], code[7:10]) == code  # checked independently
-    validate_identity_code(code)
+    # DVV's examples of the new signs are temporary codes (902, 903): valid where allowed.
+    validate_identity_code(code, allow_temporary=int(code[7:10]) >= 900)
     assert birth_date_from_identity_code(code) == birth_date
 
 
@@ -174,9 +179,38 @@ def test_it_rejects_individual_numbers_that_are_never_given(individual):
     )
 
 
-@pytest.mark.parametrize("individual", ["002", "899", "900", "999"])
-def test_it_accepts_ordinary_and_temporary_individual_numbers(individual):
-    validate_identity_code(with_check_character("131052", "-", individual))
+@pytest.mark.parametrize("individual", ["002", "123", "899"])
+def test_it_accepts_ordinary_individual_numbers(individual):
+    code = with_check_character("131052", "-", individual)
+    validate_identity_code(code)
+    assert not is_temporary_identity_code(code)
+
+
+@pytest.mark.parametrize("individual", ["900", "904", "999"])
+def test_it_accepts_a_temporary_individual_number_only_when_allowed(individual):
+    code = with_check_character("131052", "-", individual)
+    assert_rejected_without_echo(code, "temporary")
+    validate_identity_code(code, allow_temporary=True)
+    validate_identity_code_or_temporary(code)  # a family member's code
+    assert is_temporary_identity_code(code)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "１３１０５２-３０８T",  # full-width digits
+        "１３１０５２－３０８Ｔ",  # all full-width
+        "١٣١٠٥٢-٣٠٨T",  # Arabic-Indic digits
+        "۱۳۱۰۵۲-۳۰۸T",  # extended Arabic-Indic digits
+        "131052\u2010308T",  # a typographic hyphen
+        "131052\u2212308T",  # a minus sign
+        "131052-308Т",  # Cyrillic capital Te
+    ],
+)
+def test_it_refuses_look_alike_characters_that_stdnum_or_python_would_read_as_ascii(value):
+    assert_rejected_without_echo(value, "not_ascii")
+    with pytest.raises(ValidationError):
+        validate_identity_code(value, allow_temporary=True)
 
 
 @pytest.mark.parametrize("sign", [s for s in CENTURY_OF_SIGN if s.isalpha()])
@@ -392,3 +426,162 @@ def test_the_api_shows_a_member_without_a_code_as_having_none(api, owner, munici
     response = api.as_user(owner).post(FAMILIES, family_body(municipality), format="json")
     assert response.status_code == 201
     assert response.json()["members"][0]["has_identity_code"] is False
+
+
+# -- Agreement with python-stdnum on a generated set -----------------------------------------
+
+# Every century sign, with dates that exist, impossible ones, and 29 February in leap and
+# common years of each century.
+DATES_FOR_AGREEMENT = ["010100", "311299", "290200", "290204", "290201", "310400", "000512"]
+DATES_FOR_AGREEMENT += ["320112", "011312", "150600", "280296", "290296", "290297"]
+INDIVIDUALS_FOR_AGREEMENT = ["000", "001", "002", "123", "500", "899", "900", "950", "999"]
+
+
+def generated_codes() -> list[str]:
+    codes = []
+    for sign in CENTURY_OF_SIGN:
+        for ddmmyy in DATES_FOR_AGREEMENT:
+            for individual in INDIVIDUALS_FOR_AGREEMENT:
+                right = with_check_character(ddmmyy, sign, individual)
+                codes += [right, with_wrong_check_character(right), right.lower()]
+    return codes
+
+
+def independently_valid(code: str, *, allow_temporary: bool) -> bool:
+    """Our own reading of the rule (DVV), written apart from both stdnum and cases/."""
+    code = code.upper()
+    day, month, year, sign, individual = code[:2], code[2:4], code[4:6], code[6], code[7:10]
+    try:
+        datetime.date(CENTURY_OF_SIGN[sign] + int(year), int(month), int(day))
+    except ValueError:
+        return False
+    number = int(individual)
+    if number < 2 or (number >= 900 and not allow_temporary):
+        return False
+    return with_check_character(code[:6], sign, individual) == code
+
+
+def accepted(code: str, *, allow_temporary: bool) -> bool:
+    try:
+        validate_identity_code(code, allow_temporary=allow_temporary)
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("allow_temporary", [False, True])
+def test_it_agrees_with_python_stdnum_on_every_century_sign_checksum_date_and_number(
+    allow_temporary,
+):
+    codes = generated_codes()
+    verdicts = {
+        code: (
+            accepted(code, allow_temporary=allow_temporary),
+            hetu.is_valid(code, allow_temporary=allow_temporary),
+            independently_valid(code, allow_temporary=allow_temporary),
+        )
+        for code in codes
+    }
+    disagreements = {code: v for code, v in verdicts.items() if len(set(v)) != 1}
+    assert not disagreements
+    valid = [code for code, (ours, _stdnum, _own) in verdicts.items() if ours]
+    # The set holds both kinds in number, and temporary codes only pass when allowed.
+    assert 200 < len(valid) < len(codes) - 200
+    temporary = [code for code in valid if int(code[7:10]) >= 900]
+    assert bool(temporary) == allow_temporary
+    for code in valid:
+        assert normalise_identity_code(code) == hetu.compact(code) == code.upper()
+        assert blind_index(code) == blind_index(hetu.compact(code))
+
+
+# -- Full-width codes, temporary codes and the lookup through the API -------------------------
+
+FULL_WIDTH = "１３１０５２-３０８T"
+LOOKUP = "/api/v1/families/lookup/"
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_a_full_width_code_with_a_clear_400(api, owner, municipality):
+    response = api.as_user(owner).post(
+        FAMILIES,
+        family_body(municipality, identity_code=FULL_WIDTH),
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 400
+    [message] = response.json()["members"]["0"]["identity_code"]
+    assert "plain digits 0-9" in message
+    assert FULL_WIDTH not in response.content.decode()
+    assert not FamilyMember.objects.exists()
+
+    lookup = api.post(LOOKUP, {"identity_code": FULL_WIDTH}, format="json")
+    assert lookup.status_code == 400
+    assert "identity_code" in lookup.json()
+
+
+@pytest.mark.django_db
+def test_the_api_finds_by_the_ascii_code_a_family_stored_in_lower_case(api, owner, municipality):
+    created = api.as_user(owner).post(
+        FAMILIES, family_body(municipality, identity_code=" " + CODE.lower()), format="json"
+    )
+    assert created.status_code == 201
+    found = api.post(LOOKUP, {"identity_code": CODE}, format="json")
+    assert found.status_code == 200
+    body = found.json()
+    results = body["results"] if isinstance(body, dict) else body
+    assert [family["id"] for family in results] == [created.json()["id"]]
+
+
+@pytest.mark.django_db
+def test_the_api_accepts_a_temporary_code_for_a_member_and_marks_it(api, owner, municipality):
+    temporary = with_check_character("010520", "A", "951")
+    client = api.as_user(owner)
+    response = client.post(
+        FAMILIES, family_body(municipality, identity_code=temporary), format="json"
+    )
+    assert response.status_code == 201
+    [member] = response.json()["members"]
+    assert member["has_identity_code"] is True
+    assert member["identity_code_temporary"] is True
+    assert temporary not in response.content.decode()
+    found = client.post(LOOKUP, {"identity_code": temporary}, format="json").json()
+    results = found["results"] if isinstance(found, dict) else found
+    assert [family["id"] for family in results] == [response.json()["id"]]
+
+    permanent = client.post(FAMILIES, family_body(municipality, identity_code=CODE), format="json")
+    assert permanent.json()["members"][0]["identity_code_temporary"] is False
+
+
+# -- Re-indexing the rows stored before (migration 0005) --------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_migration_stores_a_legacy_full_width_code_canonically_and_reindexes_it(
+    owner, municipality, settings
+):
+    import importlib
+
+    from django.apps import apps
+
+    family = create_family_with_code(owner, municipality)
+    broken = create_family_with_code(owner, municipality, code="")
+    legacy_index = hmac.new(
+        settings.BLIND_INDEX_KEY.encode(), FULL_WIDTH.encode(), hashlib.sha256
+    ).hexdigest()
+    # What the hand-written validator let through: the code as typed, with its own index.
+    FamilyMember.objects.filter(family=family).update(
+        identity_code=FULL_WIDTH, identity_code_index=legacy_index
+    )
+    FamilyMember.objects.filter(family=broken).update(
+        identity_code="１３１０５２-３０８U", identity_code_index="f" * 64
+    )
+    assert not FamilyMember.objects.filter(identity_code_index=blind_index(CODE)).exists()
+
+    migration = importlib.import_module("cases.migrations.0005_identity_codes_canonical")
+    migration.canonical_codes(apps, None)
+
+    member = FamilyMember.objects.get(identity_code_index=blind_index(CODE))
+    assert member.family == family
+    assert member.identity_code == CODE
+    # A code that is wrong however it is read stays as it was, for a person to correct.
+    assert FamilyMember.objects.get(family=broken).identity_code_index == "f" * 64

@@ -8,10 +8,26 @@ from django.core.management.base import BaseCommand, CommandError
 from consent import receipts
 
 
+def unwrapped(text: str) -> str:
+    """The JWS itself, also from the API's JSON form `{"receipt": "<JWS>", ...}`."""
+    if not text.startswith("{"):
+        return text
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"Receipt NOT valid: not a JWS, nor JSON ({exc.msg})") from None
+    token = document.get("receipt") if isinstance(document, dict) else None
+    if not isinstance(token, str):
+        raise CommandError('Receipt NOT valid: the JSON has no "receipt" string')
+    return token.strip()
+
+
 class Command(BaseCommand):
     help = (
-        "Verify a signed consent receipt (a compact JWS) and print what it says. FILE is the "
-        "receipt, or - for standard input. Without --public-key the configured keys are used."
+        "Verify a signed consent receipt and print what it says. FILE is the receipt (the bare "
+        "compact JWS, as `GET /api/v1/consents/{id}/receipt/` gives with `Accept: "
+        "application/jose`, or that endpoint's JSON with the JWS in `receipt`), or - for "
+        "standard input. Without --public-key the configured keys are used."
     )
 
     def add_arguments(self, parser):
@@ -23,7 +39,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        token = self._read(options["file"]).strip()
+        token = unwrapped(self._read(options["file"]).strip())
         try:
             keys = None
             if options["public_key"]:
