@@ -118,9 +118,10 @@ class AccessEvent(models.Model):
         return bool(self.disclosed_from)
 
 
-# The fields covered by an event's hash, in order. Changing this list breaks verification of
-# existing chains: add a new version instead.
+# The fields covered by an event's hash (every column but prev_hash, which is hashed in front,
+# and the hash itself). Changing this list breaks verification of existing chains.
 HASHED_FIELDS = [
+    "id",
     "chain",
     "seq",
     "created_at",
@@ -145,13 +146,18 @@ HASHED_FIELDS = [
 
 
 class Checkpoint(models.Model):
-    """A signed statement of a chain's head at one sequence number."""
+    """A signed statement of a chain's head at one sequence number.
+
+    The signature covers every column but the signature itself (audit.checkpoints.message):
+    the id, the chain, seq and head hash, the time it was made and the hash of the chain's
+    previous checkpoint, so the checkpoints of a chain form a signed chain of their own."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     chain = models.CharField(max_length=100)
     seq = models.BigIntegerField()
     head_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
+    prev_checkpoint_hash = models.CharField(max_length=64, default=GENESIS_HASH)
     key_id = models.CharField(max_length=32)
     signature = models.CharField(max_length=128)
 
@@ -163,3 +169,76 @@ class Checkpoint(models.Model):
 
     def __str__(self):
         return f"checkpoint {self.chain}#{self.seq}"
+
+
+class PurgeRecord(models.Model):
+    """A signed retention purge: events first_seq..up_to_seq of a chain were deleted by
+    `purge_audit`, cutting at the signed checkpoint `checkpoint_id` (at up_to_seq, whose head
+    hash the first remaining event links to). Verify accepts a chain that starts after 1 only
+    with such a record; nothing in an event row can stand in for it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    chain = models.CharField(max_length=100)
+    first_seq = models.BigIntegerField()
+    up_to_seq = models.BigIntegerField()
+    checkpoint_id = models.UUIDField()
+    checkpoint_head_hash = models.CharField(max_length=64)
+    operator = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["chain", "up_to_seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "up_to_seq"], name="audit_purge_unique_cut")
+        ]
+
+    def __str__(self):
+        return f"purge {self.chain} {self.first_seq}..{self.up_to_seq}"
+
+
+class ChangeDigest(models.Model):
+    """A signed digest of the change-history rows (django-auditlog's LogEntry) sealed in one
+    go: `seq` counts the digests, `digest` is the SHA-256 of their seals ("id:row hash" lines in
+    id order), and the signature covers every column, the previous digest's hash included."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    seq = models.BigIntegerField(unique=True)
+    rows = models.BigIntegerField()
+    first_entry_id = models.BigIntegerField()
+    last_entry_id = models.BigIntegerField()
+    digest = models.CharField(max_length=64)
+    prev_digest_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    created_at = models.DateTimeField(default=timezone.now)
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self):
+        return f"change digest {self.seq}"
+
+
+class ChangeSeal(models.Model):
+    """The hash of one change-history row, as it was when sealed by digest `digest_seq`."""
+
+    entry_id = models.BigIntegerField(primary_key=True)
+    digest_seq = models.BigIntegerField(db_index=True)
+    row_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["entry_id"]
+
+
+class ChangeErasure(models.Model):
+    """A signed erasure of one change-history row by the case retention purge (its hash
+    stays, so the digest that sealed it still verifies)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    entry_id = models.BigIntegerField(unique=True)
+    row_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=128)

@@ -170,8 +170,11 @@ def demo_world(django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def _audit_checkpoints_in_tmp(settings, tmp_path):
-    """Checkpoint copies outside the database go to a fresh folder in every test."""
+    """Checkpoint copies outside the database go to a fresh folder in every test (made, as a
+    deployment makes it); the checkpoint timer is off unless a test turns it on."""
     settings.AUDIT_CHECKPOINT_DIR = str(tmp_path / "audit-checkpoints")
+    (tmp_path / "audit-checkpoints").mkdir()
+    settings.AUDIT_CHECKPOINT_INTERVAL = 0
 
 
 @pytest.fixture(autouse=True)
