@@ -142,11 +142,11 @@ def signature_problem(
     signed …"), or None when it is."""
     keys = verify_keys() if keys is None else keys
     get = record.get if isinstance(record, dict) else partial(getattr, record)
-    public_key = keys.get(get("key_id"))
+    public_key = keys.get(str(get("key_id")))
     if public_key is None:
         return f"signed by an unknown key {get('key_id')!r}"
     try:
-        public_key.verify(bytes.fromhex(get("signature")), message(kind, record))
+        public_key.verify(bytes.fromhex(str(get("signature"))), message(kind, record))
     except (TypeError, ValueError, InvalidSignature):
         return "not validly signed (bad signature)"
     return None
@@ -311,9 +311,7 @@ def after_append(*, chain: str, previous_seq: int, seq: int, head_hash: str) -> 
 # --- purge records ------------------------------------------------------------------------------
 
 
-def create_purge_record(
-    *, checkpoint: Checkpoint, first_seq: int, operator: str
-) -> PurgeRecord:
+def create_purge_record(*, checkpoint: Checkpoint, first_seq: int, operator: str) -> PurgeRecord:
     """The signed record of a retention purge of first_seq..checkpoint.seq (for purge_audit,
     inside its transaction)."""
     if checkpoint_problem(checkpoint) is not None:

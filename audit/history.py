@@ -184,7 +184,9 @@ def verify():
     for erasure in ChangeErasure.objects.iterator():
         problem = checkpoints.signature_problem("change-erasure", erasure, keys)
         if problem:
-            failures.append((erasure.entry_id, f"the erasure of row {erasure.entry_id} is {problem}"))
+            failures.append(
+                (erasure.entry_id, f"the erasure of row {erasure.entry_id} is {problem}")
+            )
         else:
             erased[erasure.entry_id] = erasure.row_hash
     columns = _columns()
@@ -223,7 +225,7 @@ def verify():
         if unsealed
         else ()
     )
-    common = {
+    common: dict[str, Any] = {
         "chain": CHAIN_LABEL,
         "events": verified,
         "checkpoints": digests,

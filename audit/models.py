@@ -231,6 +231,9 @@ class ChangeSeal(models.Model):
     class Meta:
         ordering = ["entry_id"]
 
+    def __str__(self):
+        return f"seal of change-history row {self.entry_id}"
+
 
 class ChangeErasure(models.Model):
     """A signed erasure of one change-history row by the case retention purge (its hash
@@ -242,3 +245,6 @@ class ChangeErasure(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     key_id = models.CharField(max_length=32)
     signature = models.CharField(max_length=128)
+
+    def __str__(self):
+        return f"erasure of change-history row {self.entry_id}"

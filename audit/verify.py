@@ -56,9 +56,6 @@ from audit.models import (
     GENESIS_HASH,
     HASHED_FIELDS,
     AccessEvent,
-    ChangeDigest,
-    ChangeErasure,
-    ChangeSeal,
     Chain,
     Checkpoint,
     PurgeRecord,
@@ -118,7 +115,10 @@ def _sqlite_uuid(column: str) -> str:  # stored as 32 lower-case hex digits, not
 
 
 def _sqlite_list(column: str) -> str:  # stored by json.dumps: '["a", "b"]'
-    return f"CASE WHEN typeof({column}) = 'text' THEN replace({column}, '\", \"', '\",\"') ELSE '!' END"
+    return (
+        f"CASE WHEN typeof({column}) = 'text' "
+        f"THEN replace({column}, '\", \"', '\",\"') ELSE '!' END"
+    )
 
 
 _D = "[0-9]"
@@ -139,8 +139,10 @@ _LISTS = {"categories", "disclosed_from", "consents"}
 def _rendered(vendor: str, name: str) -> str:
     postgres = vendor == "postgresql"
     if name == "seq":
-        return "CAST(seq AS TEXT)" if postgres else (
-            "CASE WHEN typeof(seq) = 'integer' THEN CAST(seq AS TEXT) ELSE '!' END"
+        return (
+            "CAST(seq AS TEXT)"
+            if postgres
+            else ("CASE WHEN typeof(seq) = 'integer' THEN CAST(seq AS TEXT) ELSE '!' END")
         )
     if name == "emergency":  # anything but a plain true or false goes the exact way
         if postgres:
@@ -271,7 +273,9 @@ def raw_event_hash(prev_hash: str, values: dict) -> str:
     return sha256(prev_hash.encode() + canonical_values(values)).hexdigest()
 
 
-def _exact_rows(name: str, after: int, upto: int) -> dict[int, tuple[dict | NotCanonical, str, str]]:
+def _exact_rows(
+    name: str, after: int, upto: int
+) -> dict[int, tuple[dict | NotCanonical, str, str]]:
     """seq -> (canonical values or the NotCanonical column, prev_hash, hash)."""
     with connection.cursor() as cursor:
         cursor.execute(_raw_query(), [name, after, upto])
@@ -509,13 +513,10 @@ class _ChainVerifier:
                 self.fail(record.first_seq, f"{where} is {problem}")
                 continue
             cut_at = self.db_checkpoints.get(record.up_to_seq)
-            if (
-                self.anchors.get(record.up_to_seq) != record.checkpoint_head_hash
-                or (cut_at is not None and cut_at.id != record.checkpoint_id)
+            if self.anchors.get(record.up_to_seq) != record.checkpoint_head_hash or (
+                cut_at is not None and cut_at.id != record.checkpoint_id
             ):
-                self.fail(
-                    record.up_to_seq, f"{where} does not cut at a signed checkpoint it names"
-                )
+                self.fail(record.up_to_seq, f"{where} does not cut at a signed checkpoint it names")
                 continue
             if record.first_seq != expected_first:
                 self.fail(expected_first, f"{where} does not follow the purge before it")
@@ -680,7 +681,7 @@ class _ChainVerifier:
         self.unsigned = max(0, known - max(self.anchors, default=0))
 
     def result(self) -> Result:
-        common = {
+        common: dict[str, Any] = {
             "chain": self.name,
             "events": self.verified,
             "checkpoints": len(self.db_checkpoints),
@@ -758,7 +759,9 @@ def duplicate_links(name: str) -> int:
 # --- the unsigned window, checked before a checkpoint signs it ----------------------------------
 
 
-def window_problem(*, chain: str, previous: Checkpoint | None, seq: int, head_hash: str) -> str | None:
+def window_problem(
+    *, chain: str, previous: Checkpoint | None, seq: int, head_hash: str
+) -> str | None:
     """Why events up to `seq` (ending in `head_hash`) must not be signed after the checkpoint
     `previous` (None: the chain's first), or None when every one of them checks: no gap, no
     purge without its signed record, every event hashing and linking to the last signature."""
@@ -785,7 +788,9 @@ def window_problem(*, chain: str, previous: Checkpoint | None, seq: int, head_ha
             expected, prev_hash = previous.seq + 1, previous.head_hash
             at = AccessEvent.objects.filter(chain=chain, seq=previous.seq)
             if at.values_list("hash", flat=True).first() != previous.head_hash:
-                return f"event {previous.seq} does not match the signed checkpoint at {previous.seq}"
+                return (
+                    f"event {previous.seq} does not match the signed checkpoint at {previous.seq}"
+                )
         elif previous is not None and previous.seq == first - 1:
             expected, prev_hash = first, previous.head_hash
         elif previous is None and first == 1:
