@@ -13,6 +13,36 @@ from django.utils.translation import gettext_lazy as _
 GENESIS_HASH = "0" * 64
 
 
+class StoredUUIDField(models.UUIDField):
+    """A UUID column whose value, when the database holds something that is not a UUID (a row
+    damaged by hand: SQLite keeps UUIDs as text), is read as the text stored instead of failing
+    the whole query, so the auditor's list still answers and shows it; verify names the row.
+
+    Same column type as UUIDField; only the reading differs (the backend's UUID converter,
+    chosen by the internal type, would raise).
+    """
+
+    def get_internal_type(self):
+        return "CharField"
+
+    def db_type(self, connection):
+        return connection.data_types["UUIDField"]
+
+    def rel_db_type(self, connection):
+        return self.db_type(connection)
+
+    def cast_db_type(self, connection):
+        return self.db_type(connection)
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or isinstance(value, uuid.UUID):
+            return value
+        try:
+            return uuid.UUID(value)
+        except (TypeError, ValueError, AttributeError):
+            return value
+
+
 class Chain(models.Model):
     """The head of one named hash chain. Appends lock this row, so chains never fork and
     different chains (e.g. wellbeing areas) never wait for one another."""
@@ -64,21 +94,21 @@ class AccessEvent(models.Model):
         AUDITOR = "auditor", _("Auditor")
         NONE = "none", _("No role on the case")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = StoredUUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     chain = models.CharField(max_length=100)
     seq = models.BigIntegerField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     # Who: plain ids, not foreign keys, so the log never blocks or follows deletions.
-    user_id = models.UUIDField(null=True, blank=True)
+    user_id = StoredUUIDField(null=True, blank=True)
     username = models.CharField(max_length=150, blank=True)
-    organisation_id = models.UUIDField(null=True, blank=True)
+    organisation_id = StoredUUIDField(null=True, blank=True)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.NONE)
     # What.
-    case_id = models.UUIDField(null=True, blank=True)
-    family_id = models.UUIDField(null=True, blank=True)
-    controller_id = models.UUIDField(
+    case_id = StoredUUIDField(null=True, blank=True)
+    family_id = StoredUUIDField(null=True, blank=True)
+    controller_id = StoredUUIDField(
         null=True, blank=True, help_text=_("The organisation responsible for the case.")
     )
     resource = models.CharField(max_length=50)

@@ -662,7 +662,7 @@ def other_logentry_value(column: str, entry_id: int):
     if column == "content_type_id":
         return LogEntry.objects.get(pk=entry_id).content_type_id + 1
     if column == "actor_id":
-        return UserFactory().pk
+        return db_uuid(UserFactory().pk)
     if column == "remote_addr":
         return "10.6.6.6"
     return "forged"
