@@ -38,6 +38,7 @@ why.
 
 import datetime
 import json
+import multiprocessing
 import os
 import re
 import uuid
@@ -47,6 +48,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db import connections as db_connections
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
@@ -62,6 +64,11 @@ from audit.models import (
 )
 
 BATCH_SIZE = 10000
+# A long chain is checked by this many processes at once, each a part of it (see
+# `_ChainVerifier.parallel`); below PARALLEL_MIN events, or inside a transaction (whose rows
+# another process could not see), by this one alone.
+WORKERS = 2
+PARALLEL_MIN = 200_000
 RAW_FIELDS = [*HASHED_FIELDS, "prev_hash", "hash"]
 # How far a checkpoint's time may lie ahead of the verifier's clock (clock skew between hosts).
 FUTURE_SKEW = datetime.timedelta(minutes=5)
@@ -629,6 +636,46 @@ class _ChainVerifier:
                 self.verified += 1
             after = batch[-1][0]
 
+    def parallel(self, expected: int, prev_hash: str, limit: int | None) -> bool:
+        """Check events expected..limit in WORKERS processes at once, each streaming its own
+        part; True when every part is whole and the parts link up. On any doubt (a part broken,
+        an error) False: the caller then checks the chain in order, which locates the damage."""
+        if WORKERS < 2 or limit is None or limit - expected < PARALLEL_MIN:
+            return False
+        if connection.in_atomic_block or connection.vendor not in ("sqlite", "postgresql"):
+            return False
+        size = (limit - expected + 1) // WORKERS
+        bounds = [expected + i * size for i in range(WORKERS)] + [limit + 1]
+        parts = []
+        for i in range(WORKERS):
+            first, last = bounds[i], bounds[i + 1] - 1
+            start_prev: str | None = prev_hash
+            if i > 0:
+                at = AccessEvent.objects.filter(chain=self.name, seq=first)
+                start_prev = at.values_list("prev_hash", flat=True).first()
+            if start_prev is None:
+                return False
+            parts.append((first, start_prev, last))
+        global _PARALLEL  # noqa: PLW0603 - handed to the forked workers
+        _PARALLEL = self
+        db_connections.close_all()  # each worker opens its own
+        try:
+            with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
+                outcomes = pool.starmap(_verify_part, parts)
+        except (OSError, multiprocessing.ProcessError):
+            return False
+        finally:
+            _PARALLEL = None
+        whole = [outcome for outcome in outcomes if outcome is not None]
+        if len(whole) != WORKERS:
+            return False
+        for i in range(1, WORKERS):  # part i starts where part i - 1 ended
+            if whole[i - 1][1] != parts[i][1]:
+                return False
+        self.verified = sum(outcome[0] for outcome in whole)
+        self.last_hash = whole[-1][1]
+        return True
+
     def run(self) -> Result:
         self.load_checkpoints()
         self.load_purges()
@@ -640,7 +687,9 @@ class _ChainVerifier:
         limit = self.head.head_seq if self.head is not None else None
         try:
             expected, prev_hash = self.start(first_seq)
-            self.stream(expected, prev_hash, limit)
+            if not self.parallel(expected, prev_hash, limit):
+                self.verified = 0
+                self.stream(expected, prev_hash, limit)
         except _Broken as broken:
             self.failures.append(broken)
         self.check_ends(first_seq, last_seq)
@@ -693,6 +742,26 @@ class _ChainVerifier:
             worst = min(self.failures, key=lambda b: (b.seq is None, b.seq or 0))
             return Result(ok=False, first_bad_seq=worst.seq, reason=worst.reason, **common)
         return Result(ok=True, **common)
+
+
+_PARALLEL: "_ChainVerifier | None" = None
+
+
+def _verify_part(first: int, prev_hash: str, last: int) -> tuple[int, str | None] | None:
+    """In a worker: (events verified, hash of the last) of first..last, or None if broken."""
+    verifier = _PARALLEL
+    if verifier is None:
+        return None
+    verifier.verified, verifier.last_hash = 0, None
+    try:
+        end = verifier.stream(first, prev_hash, last)
+    except _Broken:
+        return None
+    finally:
+        db_connections.close_all()
+    if end != last:
+        return None
+    return verifier.verified, verifier.last_hash
 
 
 def declared_chains() -> list[str]:
