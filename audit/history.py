@@ -20,7 +20,7 @@ from auditlog.models import LogEntry
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit import checkpoints
+from audit import signing
 from audit.models import GENESIS_HASH, ChangeDigest, ChangeErasure, ChangeSeal
 
 TABLE = LogEntry._meta.db_table
@@ -104,11 +104,11 @@ def seal(now: datetime.datetime | None = None) -> ChangeDigest | None:
             last_entry_id=max(mark, seals[-1][0]),
             digest=digest_of(seals),
             prev_digest_hash=(
-                checkpoints.record_hash("change-digest", last) if last is not None else GENESIS_HASH
+                signing.record_hash("change-digest", last) if last is not None else GENESIS_HASH
             ),
             created_at=max(now, last.created_at) if last is not None else now,
         )
-        checkpoints.sign_record("change-digest", digest)
+        signing.sign_record("change-digest", digest)
         digest.save(force_insert=True)
         return digest
 
@@ -131,7 +131,7 @@ def erase(entry_ids: list[int]) -> int:
                 erasure = ChangeErasure(
                     entry_id=row[id_at], row_hash=row_hash(columns, row), created_at=now
                 )
-                checkpoints.sign_record("change-erasure", erasure)
+                signing.sign_record("change-erasure", erasure)
                 erasures.append(erasure)
             cursor.executemany(
                 "INSERT INTO audit_purgepermit (chain, up_to_seq) VALUES (%s, %s)",
@@ -142,97 +142,3 @@ def erase(entry_ids: list[int]) -> int:
             cursor.execute("DELETE FROM audit_purgepermit WHERE chain = %s", [TABLE])
         ChangeErasure.objects.bulk_create(erasures)
     return deleted
-
-
-def verify():
-    """The change history against its seals and signed digests (a verify.Result, unit "row")."""
-    from audit.verify import FUTURE_SKEW, Result
-
-    keys = checkpoints.verify_keys()
-    failures: list[tuple[int | None, str]] = []
-    now = timezone.now()
-    previous: ChangeDigest | None = None
-    digests = 0
-    for digest in ChangeDigest.objects.order_by("seq").iterator():
-        digests += 1
-        where = f"change digest {digest.seq} (rows {digest.first_entry_id}..{digest.last_entry_id})"
-        problem = checkpoints.signature_problem("change-digest", digest, keys)
-        if problem:
-            failures.append((digest.first_entry_id, f"{where} is {problem}"))
-        expected_prev = (
-            GENESIS_HASH if previous is None else checkpoints.record_hash("change-digest", previous)
-        )
-        if digest.seq != (previous.seq + 1 if previous else 1) or (
-            digest.prev_digest_hash != expected_prev
-        ):
-            failures.append(
-                (digest.first_entry_id, f"{where} does not follow the digest before it")
-            )
-        if digest.created_at > now + FUTURE_SKEW or (
-            previous is not None and digest.created_at < previous.created_at
-        ):
-            failures.append((digest.first_entry_id, f"{where} is dated out of order"))
-        seals = list(
-            ChangeSeal.objects.filter(digest_seq=digest.seq)
-            .order_by("entry_id")
-            .values_list("entry_id", "row_hash")
-        )
-        if len(seals) != digest.rows or digest_of(seals) != digest.digest:
-            failures.append((digest.first_entry_id, f"the seals of {where} were changed"))
-        previous = digest
-    erased: dict[int, str] = {}
-    for erasure in ChangeErasure.objects.iterator():
-        problem = checkpoints.signature_problem("change-erasure", erasure, keys)
-        if problem:
-            failures.append(
-                (erasure.entry_id, f"the erasure of row {erasure.entry_id} is {problem}")
-            )
-        else:
-            erased[erasure.entry_id] = erasure.row_hash
-    columns = _columns()
-    id_at = columns.index("id")
-    verified = unsealed = 0
-    after = 0
-    while True:
-        seals = list(
-            ChangeSeal.objects.filter(entry_id__gt=after)
-            .order_by("entry_id")
-            .values_list("entry_id", "row_hash")[:BATCH]
-        )
-        if not seals:
-            break
-        upto = seals[-1][0]
-        rows = {row[id_at]: row for row in _rows("id > %s AND id <= %s", [after, upto])}
-        for entry_id, sealed_hash in seals:
-            row = rows.pop(entry_id, None)
-            if row is None:
-                if erased.get(entry_id) != sealed_hash:
-                    failures.append(
-                        (entry_id, f"change-history row {entry_id} was deleted (no signed erasure)")
-                    )
-                continue
-            if row_hash(columns, row) != sealed_hash:
-                failures.append((entry_id, f"change-history row {entry_id} was altered"))
-                continue
-            verified += 1
-        unsealed += len(rows)
-        after = upto
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {TABLE} WHERE id > %s", [after])  # noqa: S608
-        unsealed += cursor.fetchone()[0]
-    warnings = (
-        (f"{CHAIN_LABEL}: {unsealed} rows are not yet sealed by a signed digest",)
-        if unsealed
-        else ()
-    )
-    common: dict[str, Any] = {
-        "chain": CHAIN_LABEL,
-        "events": verified,
-        "checkpoints": digests,
-        "warnings": warnings,
-        "unit": "row",
-    }
-    if failures:
-        seq, reason = min(failures, key=lambda f: (f[0] is None, f[0] or 0))
-        return Result(ok=False, first_bad_seq=seq, reason=reason, **common)
-    return Result(ok=True, **common)

@@ -1,4 +1,4 @@
-"""Verification of the access log: recompute every chain and check it against its checkpoints.
+"""Verification of the access log: recompute every chain and check it against its signing.
 
 For each chain, the events are read in order of sequence number, a batch at a time (memory does
 not grow with the log), and each one must
@@ -52,13 +52,16 @@ from django.db import connections as db_connections
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from audit import checkpoints
-from audit.chain import canonical_values
+from audit import history, signing
+from audit.hashing import canonical_values
 from audit.models import (
     GENESIS_HASH,
     HASHED_FIELDS,
     AccessEvent,
     Chain,
+    ChangeDigest,
+    ChangeErasure,
+    ChangeSeal,
     Checkpoint,
     PurgeRecord,
 )
@@ -240,14 +243,14 @@ def canonical_value(name: str, raw: Any) -> Any:
         raise NotCanonical(name, raw)
     if name == "created_at":
         if isinstance(raw, datetime.datetime) and raw.tzinfo is not None:
-            return checkpoints.canonical_time(raw)
+            return signing.canonical_time(raw)
         if isinstance(raw, str) and _TIME_TEXT.fullmatch(raw):
             try:
                 parsed = datetime.datetime.fromisoformat(raw)
             except ValueError:
                 raise NotCanonical(name, raw) from None
             if str(parsed) == raw:
-                return checkpoints.canonical_time(parsed.replace(tzinfo=datetime.UTC))
+                return signing.canonical_time(parsed.replace(tzinfo=datetime.UTC))
         raise NotCanonical(name, raw)
     if name == "seq":
         if isinstance(raw, int) and not isinstance(raw, bool):
@@ -373,7 +376,7 @@ class _Broken(Exception):
 def _read_external(name: str, directory) -> list[tuple[int | None, dict | None, str | None]]:
     """(line number, entry, problem) for every line of the chain's external copy."""
     try:
-        path = checkpoints.external_path(name, directory)
+        path = signing.external_path(name, directory)
         with open(path, encoding="utf-8") as handle:
             lines = handle.read().splitlines()
     except (ValueError, FileNotFoundError):  # not a name a file can have; no copy (yet)
@@ -384,10 +387,10 @@ def _read_external(name: str, directory) -> list[tuple[int | None, dict | None, 
             continue
         try:
             entry = json.loads(line)
-            if not isinstance(entry, dict) or set(entry) != set(checkpoints.EXTERNAL_FIELDS):
+            if not isinstance(entry, dict) or set(entry) != set(signing.EXTERNAL_FIELDS):
                 raise TypeError
             if not isinstance(entry["seq"], int) or not all(
-                isinstance(entry[f], str) for f in checkpoints.EXTERNAL_FIELDS if f != "seq"
+                isinstance(entry[f], str) for f in signing.EXTERNAL_FIELDS if f != "seq"
             ):
                 raise TypeError
         except (ValueError, TypeError):
@@ -398,7 +401,7 @@ def _read_external(name: str, directory) -> list[tuple[int | None, dict | None, 
 
 
 def _as_stored(checkpoint: Checkpoint) -> dict:
-    return json.loads(checkpoints.external_line(checkpoint))
+    return json.loads(signing.external_line(checkpoint))
 
 
 class _ChainVerifier:
@@ -406,7 +409,7 @@ class _ChainVerifier:
         self.name = name
         self.external_dir = external_dir
         self.without_external = without_external
-        self.keys = checkpoints.verify_keys()
+        self.keys = signing.verify_keys()
         self.failures: list[_Broken] = []
         self.warnings: list[str] = []
         self.verified = 0
@@ -427,15 +430,13 @@ class _ChainVerifier:
         for checkpoint in Checkpoint.objects.filter(chain=self.name).order_by("seq").iterator():
             seq = checkpoint.seq
             self.db_checkpoints[seq] = checkpoint
-            problem = checkpoints.checkpoint_problem(checkpoint, self.keys)
+            problem = signing.checkpoint_problem(checkpoint, self.keys)
             if problem:
                 self.fail(seq, f"the checkpoint at {seq} is {problem}")
             else:
                 self.anchors[seq] = checkpoint.head_hash
             expected = (
-                GENESIS_HASH
-                if previous is None
-                else checkpoints.record_hash("checkpoint", previous)
+                GENESIS_HASH if previous is None else signing.record_hash("checkpoint", previous)
             )
             if checkpoint.prev_checkpoint_hash != expected:
                 before = "the first" if previous is None else f"the one at {previous.seq}"
@@ -462,7 +463,7 @@ class _ChainVerifier:
                 "or cut short with them, cannot be detected"
             )
             return
-        folder = checkpoints.external_path(self.name, self.external_dir).parent
+        folder = signing.external_path(self.name, self.external_dir).parent
         if not folder.is_dir():
             self.fail(
                 None,
@@ -476,7 +477,7 @@ class _ChainVerifier:
             self.fail(
                 min(self.db_checkpoints),
                 f"the external copy of chain {self.name} is missing "
-                f"({checkpoints.external_path(self.name, self.external_dir)})",
+                f"({signing.external_path(self.name, self.external_dir)})",
             )
         for _number, entry, problem in external:
             if problem or entry is None:
@@ -487,7 +488,7 @@ class _ChainVerifier:
             if entry["chain"] != self.name:
                 self.fail(seq, f"{where} names another chain, {entry['chain']!r}")
                 continue
-            problem = checkpoints.signature_problem("checkpoint", entry, self.keys)
+            problem = signing.signature_problem("checkpoint", entry, self.keys)
             if problem:
                 self.fail(seq, f"{where} is {problem}")
                 continue
@@ -515,7 +516,7 @@ class _ChainVerifier:
         expected_first = 1
         for record in records:
             where = f"the purge record of {record.first_seq}..{record.up_to_seq}"
-            problem = checkpoints.signature_problem("purge", record, self.keys)
+            problem = signing.signature_problem("purge", record, self.keys)
             if problem:
                 self.fail(record.first_seq, f"{where} is {problem}")
                 continue
@@ -778,7 +779,7 @@ def verify_chain(
     external_dir: str | os.PathLike | None = None,
     without_external: bool = False,
 ) -> Result:
-    """Verify one chain against the database and the external copy of its checkpoints."""
+    """Verify one chain against the database and the external copy of its signing."""
     if name not in declared_chains():
         return Result(
             chain=name,
@@ -800,7 +801,7 @@ def chain_names(*, external_dir: str | os.PathLike | None = None) -> list[str]:
     names |= set(AccessEvent.objects.order_by().values_list("chain", flat=True).distinct())
     names |= set(Checkpoint.objects.order_by().values_list("chain", flat=True).distinct())
     names |= set(PurgeRecord.objects.order_by().values_list("chain", flat=True).distinct())
-    names |= set(checkpoints.external_chains(external_dir))
+    names |= set(signing.external_chains(external_dir))
     return sorted(names)
 
 
@@ -834,9 +835,9 @@ def window_problem(
     """Why events up to `seq` (ending in `head_hash`) must not be signed after the checkpoint
     `previous` (None: the chain's first), or None when every one of them checks: no gap, no
     purge without its signed record, every event hashing and linking to the last signature."""
-    keys = checkpoints.verify_keys()
+    keys = signing.verify_keys()
     if previous is not None:
-        problem = checkpoints.checkpoint_problem(previous, keys)
+        problem = signing.checkpoint_problem(previous, keys)
         if problem:
             return f"the last checkpoint, at {previous.seq}, is {problem}"
     verifier = _ChainVerifier(chain, None, without_external=True)
@@ -848,7 +849,7 @@ def window_problem(
         if first > 1:
             base = first - 1
             record = PurgeRecord.objects.filter(chain=chain, up_to_seq=base).first()
-            if record is None or checkpoints.signature_problem("purge", record, keys):
+            if record is None or signing.signature_problem("purge", record, keys):
                 return (
                     f"{_span(1, base, 'is', 'are')} missing, and no signed retention purge "
                     "removed them"
@@ -882,6 +883,97 @@ def window_problem(
 
 def verify_changes() -> Result:
     """Check django-auditlog's rows against their seals and the signed digests of those."""
-    from audit import history
+    return _verify_changes()
 
-    return history.verify()
+
+def _verify_changes() -> Result:
+    """The change history against its seals and signed digests (unit "row")."""
+
+    keys = signing.verify_keys()
+    failures: list[tuple[int | None, str]] = []
+    now = timezone.now()
+    previous: ChangeDigest | None = None
+    digests = 0
+    for digest in ChangeDigest.objects.order_by("seq").iterator():
+        digests += 1
+        where = f"change digest {digest.seq} (rows {digest.first_entry_id}..{digest.last_entry_id})"
+        problem = signing.signature_problem("change-digest", digest, keys)
+        if problem:
+            failures.append((digest.first_entry_id, f"{where} is {problem}"))
+        expected_prev = (
+            GENESIS_HASH if previous is None else signing.record_hash("change-digest", previous)
+        )
+        if digest.seq != (previous.seq + 1 if previous else 1) or (
+            digest.prev_digest_hash != expected_prev
+        ):
+            failures.append(
+                (digest.first_entry_id, f"{where} does not follow the digest before it")
+            )
+        if digest.created_at > now + FUTURE_SKEW or (
+            previous is not None and digest.created_at < previous.created_at
+        ):
+            failures.append((digest.first_entry_id, f"{where} is dated out of order"))
+        seals = list(
+            ChangeSeal.objects.filter(digest_seq=digest.seq)
+            .order_by("entry_id")
+            .values_list("entry_id", "row_hash")
+        )
+        if len(seals) != digest.rows or history.digest_of(seals) != digest.digest:
+            failures.append((digest.first_entry_id, f"the seals of {where} were changed"))
+        previous = digest
+    erased: dict[int, str] = {}
+    for erasure in ChangeErasure.objects.iterator():
+        problem = signing.signature_problem("change-erasure", erasure, keys)
+        if problem:
+            failures.append(
+                (erasure.entry_id, f"the erasure of row {erasure.entry_id} is {problem}")
+            )
+        else:
+            erased[erasure.entry_id] = erasure.row_hash
+    columns = history._columns()
+    id_at = columns.index("id")
+    verified = unsealed = 0
+    after = 0
+    while True:
+        seals = list(
+            ChangeSeal.objects.filter(entry_id__gt=after)
+            .order_by("entry_id")
+            .values_list("entry_id", "row_hash")[: history.BATCH]
+        )
+        if not seals:
+            break
+        upto = seals[-1][0]
+        rows = {row[id_at]: row for row in history._rows("id > %s AND id <= %s", [after, upto])}
+        for entry_id, sealed_hash in seals:
+            row = rows.pop(entry_id, None)
+            if row is None:
+                if erased.get(entry_id) != sealed_hash:
+                    failures.append(
+                        (entry_id, f"change-history row {entry_id} was deleted (no signed erasure)")
+                    )
+                continue
+            if history.row_hash(columns, row) != sealed_hash:
+                failures.append((entry_id, f"change-history row {entry_id} was altered"))
+                continue
+            verified += 1
+        unsealed += len(rows)
+        after = upto
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {history.TABLE} WHERE id > %s", [after])  # noqa: S608
+        unsealed += cursor.fetchone()[0]
+    warnings = (
+        (f"{history.CHAIN_LABEL}: {unsealed} rows are not yet sealed by a signed digest",)
+        if unsealed
+        else ()
+    )
+    common: dict[str, Any] = {
+        "chain": history.CHAIN_LABEL,
+        "events": verified,
+        "checkpoints": digests,
+        "warnings": warnings,
+        "unit": "row",
+    }
+    if failures:
+        seq, reason = min(failures, key=lambda f: (f[0] is None, f[0] or 0))
+        return Result(ok=False, first_bad_seq=seq, reason=reason, **common)
+    return Result(ok=True, **common)

@@ -40,14 +40,21 @@ END;
 POSTGRES_FUNCTION = """
 CREATE OR REPLACE FUNCTION audit_refuse_change_of_record() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' AND EXISTS (
-        SELECT 1 FROM audit_purgepermit
-        WHERE audit_purgepermit.chain = TG_TABLE_NAME
-        AND (TG_TABLE_NAME <> 'auditlog_logentry'
-             OR audit_purgepermit.up_to_seq = OLD.id
-             OR audit_purgepermit.up_to_seq = 4611686018427387904)
-    ) THEN
-        RETURN OLD;
+    IF TG_OP = 'DELETE' THEN
+        IF TG_TABLE_NAME = 'auditlog_logentry' THEN
+            IF EXISTS (
+                SELECT 1 FROM audit_purgepermit
+                WHERE audit_purgepermit.chain = TG_TABLE_NAME
+                AND (audit_purgepermit.up_to_seq = OLD.id
+                     OR audit_purgepermit.up_to_seq = 4611686018427387904)
+            ) THEN
+                RETURN OLD;
+            END IF;
+        ELSIF EXISTS (
+            SELECT 1 FROM audit_purgepermit WHERE audit_purgepermit.chain = TG_TABLE_NAME
+        ) THEN
+            RETURN OLD;
+        END IF;
     END IF;
     RAISE EXCEPTION 'audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'integrity_constraint_violation';
