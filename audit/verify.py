@@ -112,14 +112,17 @@ def _sqlite_string(column: str) -> str:
     )
 
 
-def _sqlite_uuid(column: str) -> str:  # stored as 32 lower-case hex digits, nothing else
+def _sqlite_uuid(column: str) -> str:
+    # Stored as 32 lower-case hex digits. Only the spellings that would render as the same text
+    # (upper case, anything after the 32 digits) need refusing here: any other change renders
+    # differently and misses the hash; the exact path checks the digits too.
     parts = " || '-' || ".join(
         f"substr({column}, {start}, {length})"
         for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
     )
     return (
         f"CASE WHEN {column} IS NULL THEN 'null' WHEN typeof({column}) = 'text' "
-        f"AND length({column}) = 32 AND NOT ({column} GLOB '*[^0-9a-f]*') "
+        f"AND length({column}) = 32 AND lower({column}) = {column} "
         f"THEN '\"' || {parts} || '\"' ELSE '!' END"
     )
 
