@@ -41,6 +41,8 @@ def serve() -> None:
     if not (ROOT / "db.sqlite3").exists():
         # Checkpoint copies of an earlier database would (rightly) fail verification.
         shutil.rmtree(ROOT / "audit-checkpoints", ignore_errors=True)
+    # verify_audit fails without the external checkpoint folder: the demo has one from the start.
+    (ROOT / "audit-checkpoints").mkdir(exist_ok=True)
     run(str(PYTHON), "manage.py", "migrate", "--no-input")
     run(str(PYTHON), "manage.py", "seed_demo")
     run(str(PYTHON), "manage.py", "runserver", "127.0.0.1:8000")

@@ -35,6 +35,19 @@ def _columns() -> list[str]:
     return [f.column for f in LogEntry._meta.concrete_fields]
 
 
+def _selected(column: str) -> str:
+    # SQLite's driver converts columns declared datetime or bool: read those as the stored
+    # text, so that a re-spelled time is another value.
+    field = next(f for f in LogEntry._meta.concrete_fields if f.column == column)
+    if connection.vendor == "sqlite" and field.get_internal_type() in (
+        "DateTimeField",
+        "DateField",
+        "BooleanField",
+    ):
+        return f"({column} || '')"
+    return column
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
         return value.isoformat()  # the raw value: a re-spelled time is another value
@@ -56,7 +69,8 @@ def _rows(where: str, params: list) -> list[tuple]:
     columns = _columns()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {', '.join(columns)} FROM {TABLE} WHERE {where} ORDER BY id",  # noqa: S608
+            f"SELECT {', '.join(_selected(c) for c in columns)} FROM {TABLE} "  # noqa: S608
+            f"WHERE {where} ORDER BY id",
             params,
         )
         return cursor.fetchall()

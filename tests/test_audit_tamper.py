@@ -841,3 +841,41 @@ def verify_audit_fails() -> str:
     with pytest.raises(CommandError):
         call_command("verify_audit", stdout=stdout, stderr=stderr)
     return stderr.getvalue()
+
+
+# --- the parallel check of a long chain ---------------------------------------------------------
+
+
+@pytest.fixture
+def committed_log(transactional_db, settings, monkeypatch):
+    """A committed log (other processes must see it), checked by two processes from 10 events
+    on; the audit tables are emptied afterwards (their triggers refuse the flush)."""
+    from audit import verify
+    from tests.audit_tables import empty_audit_tables
+
+    settings.AUDIT_CHAINS = [CHAIN]
+    settings.AUDIT_CHECKPOINT_EVERY = 7
+    monkeypatch.setattr(verify, "PARALLEL_MIN", 10)
+    monkeypatch.setattr(verify, "WORKERS", 2)
+    events = append_events(30)
+    yield events
+    empty_audit_tables()
+
+
+def test_a_long_chain_is_checked_in_parallel_and_a_change_located_in_order(committed_log):
+    whole = verify_chain(CHAIN)
+    assert whole.ok and whole.events == 30, whole
+
+    with transaction.atomic():
+        disable_triggers()
+        sql("UPDATE audit_accessevent SET username = 'x' WHERE chain = %s AND seq = 23", [CHAIN])
+    try:
+        caught(verify_chain(CHAIN), 23, "event 23 does not match its hash")
+    finally:
+        with transaction.atomic():
+            disable_triggers()
+            sql(
+                "UPDATE audit_accessevent SET username = %s WHERE chain = %s AND seq = 23",
+                [committed_log[22].username, CHAIN],
+            )
+    assert verify_chain(CHAIN).ok

@@ -3,7 +3,7 @@ and the change history against its seals."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.verify import verify_all, verify_chain
+from audit.verify import verify_all, verify_chain, verify_changes
 
 
 class Command(BaseCommand):
@@ -36,6 +36,9 @@ class Command(BaseCommand):
             ]
         else:
             results = verify_all(external_dir=external_dir, without_external=without)
+            changes = verify_changes()
+            if changes.events or changes.checkpoints or changes.warnings or not changes.ok:
+                results.append(changes)
         if not results:
             self.stdout.write("No audit chains.")
         broken = [result for result in results if not result.ok]
