@@ -90,6 +90,7 @@ def test_four_processes_appending_at_once_leave_one_unbroken_chain(
     audit_tables_emptied_afterwards, settings, tmp_path
 ):
     settings.AUDIT_CHECKPOINT_EVERY = CHECKPOINT_EVERY
+    settings.AUDIT_CHAINS = [CHAIN]  # verify refuses chains the deployment does not declare
     signals = tmp_path / "signals"
     signals.mkdir()
     env = os.environ | {
