@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit import checkpoints, history
@@ -67,6 +67,27 @@ def disable_triggers() -> None:
         sql("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred foreign-key checks pending
         for table in TABLES:
             sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+
+
+def enable_triggers() -> None:
+    """Put them back (for a change committed by a transactional test)."""
+    if SQLITE:
+        for statement in first_triggers.trigger_statements("sqlite"):
+            sql(statement)
+        for statement in more_triggers.trigger_statements("sqlite"):
+            sql(statement)
+    else:
+        for table in TABLES:
+            sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+
+
+def committed_change(statement: str, params: list) -> None:
+    """Commit one change with the triggers off, and the triggers on again in the same
+    transaction (so no later test finds them gone)."""
+    with transaction.atomic():
+        disable_triggers()
+        sql(statement, params)
+        enable_triggers()
 
 
 def db_uuid(value: uuid.UUID) -> str:
@@ -866,16 +887,16 @@ def test_a_long_chain_is_checked_in_parallel_and_a_change_located_in_order(commi
     whole = verify_chain(CHAIN)
     assert whole.ok and whole.events == 30, whole
 
-    with transaction.atomic():
-        disable_triggers()
-        sql("UPDATE audit_accessevent SET username = 'x' WHERE chain = %s AND seq = 23", [CHAIN])
+    committed_change(
+        "UPDATE audit_accessevent SET username = 'x' WHERE chain = %s AND seq = 23", [CHAIN]
+    )
     try:
         caught(verify_chain(CHAIN), 23, "event 23 does not match its hash")
     finally:
-        with transaction.atomic():
-            disable_triggers()
-            sql(
-                "UPDATE audit_accessevent SET username = %s WHERE chain = %s AND seq = 23",
-                [committed_log[22].username, CHAIN],
-            )
+        committed_change(
+            "UPDATE audit_accessevent SET username = %s WHERE chain = %s AND seq = 23",
+            [committed_log[22].username, CHAIN],
+        )
     assert verify_chain(CHAIN).ok
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+        sql("UPDATE audit_accessevent SET username = 'x' WHERE chain = %s", [CHAIN])
