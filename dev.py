@@ -56,6 +56,8 @@ def serve(args: list[str]) -> None:
         # Checkpoint copies of an earlier database would (rightly) fail verification.
         shutil.rmtree(ROOT / "audit-checkpoints", ignore_errors=True)
     os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
+    # verify_audit fails without the external checkpoint folder: the demo has one from the start.
+    (ROOT / "audit-checkpoints").mkdir(exist_ok=True)
     run(str(PYTHON), "manage.py", "migrate", "--no-input")
     run(str(PYTHON), "manage.py", "seed_demo")
     run(str(PYTHON), "manage.py", "runserver", f"127.0.0.1:{port}")

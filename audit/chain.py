@@ -1,37 +1,14 @@
 """Appending to the hash chain: hash = SHA-256(prev_hash ‖ canonical JSON of the event)."""
 
-import datetime
-import hashlib
-import json
-import uuid
-
 from django.conf import settings
 from django.db import transaction
 
 from audit import checkpoints
-from audit.models import HASHED_FIELDS, AccessEvent, Chain
+from audit.hashing import _plain, canonical_json, canonical_values, event_hash
+from audit.models import AccessEvent, Chain
 
-
-def _plain(value):
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime.datetime):
-        return value.astimezone(datetime.UTC).isoformat(timespec="microseconds")
-    return value
-
-
-_encode = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain
-).encode
-
-
-def canonical_json(event) -> bytes:
-    """The event's hashed fields as canonical JSON (`event`: a model or a named tuple)."""
-    return _encode({name: _plain(getattr(event, name)) for name in HASHED_FIELDS}).encode()
-
-
-def event_hash(prev_hash: str, event: AccessEvent) -> str:
-    return hashlib.sha256(prev_hash.encode() + canonical_json(event)).hexdigest()
+# The hashing definition lives in audit.hashing (verification reads it without the write path).
+__all__ = ["_plain", "append", "canonical_json", "canonical_values", "default_chain", "event_hash"]
 
 
 def default_chain() -> str:

@@ -7,176 +7,106 @@ append-only file (`<AUDIT_CHECKPOINT_DIR>/<chain>.jsonl`, one JSON object a line
 valid for verification through `AUDIT_VERIFY_KEYS` (hex raw public keys).
 """
 
-import hashlib
-import json
-import os
-import re
+import datetime
+import logging
 from functools import partial
-from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.utils import timezone
 
-from audit.models import Chain, Checkpoint
+from audit.models import GENESIS_HASH, Chain, Checkpoint, PurgeRecord
+from audit.signing import (
+    EXTERNAL_FIELDS,
+    SIGNED_FIELDS,
+    _value,
+    canonical_time,
+    checkpoint_problem,
+    external_chains,
+    external_line,
+    external_path,
+    key_id,
+    message,
+    public_key_from_hex,
+    public_key_hex,
+    record_hash,
+    sign_record,
+    signature_problem,
+    signing_key,
+    verify_keys,
+    write_external,
+)
+from audit.verify import window_problem
 
-_CHAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")
+logger = logging.getLogger(__name__)
 
-
-# --- keys ---------------------------------------------------------------------------------------
-
-
-def signing_key() -> Ed25519PrivateKey:
-    """The current signing key, from the hex seed in settings.AUDIT_SIGNING_KEY."""
-    try:
-        return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(settings.AUDIT_SIGNING_KEY))
-    except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(
-            "AUDIT_SIGNING_KEY must be a 32-byte Ed25519 seed written as 64 hex characters."
-        ) from exc
-
-
-def public_key_from_hex(value: str) -> Ed25519PublicKey:
-    try:
-        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(value))
-    except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(
-            f"{value!r} is not a raw 32-byte Ed25519 public key in hex (AUDIT_VERIFY_KEYS)."
-        ) from exc
-
-
-def public_key_hex(public_key: Ed25519PublicKey) -> str:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
-
-
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """The first 16 hex characters of the SHA-256 of the raw public key."""
-    return hashlib.sha256(bytes.fromhex(public_key_hex(public_key))).hexdigest()[:16]
-
-
-def verify_keys() -> dict[str, Ed25519PublicKey]:
-    """Every key a checkpoint may be signed with, by key id: the current one and retired ones."""
-    values = settings.AUDIT_VERIFY_KEYS
-    if isinstance(values, str):
-        values = values.replace(",", " ").split()
-    keys = [signing_key().public_key(), *(public_key_from_hex(value) for value in values)]
-    return {key_id(key): key for key in keys}
-
-
-# --- signatures ---------------------------------------------------------------------------------
-
-
-def message(*, chain: str, seq: int, head_hash: str) -> bytes:
-    """The signed statement: canonical JSON of the chain, the sequence number and the head."""
-    data = {"chain": chain, "seq": seq, "head_hash": head_hash}
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def sign(*, chain: str, seq: int, head_hash: str) -> tuple[str, str]:
-    """(key id, hex signature) of the statement, with the current key."""
-    key = signing_key()
-    signature = key.sign(message(chain=chain, seq=seq, head_hash=head_hash))
-    return key_id(key.public_key()), signature.hex()
-
-
-def signature_problem(
-    *,
-    chain: str,
-    seq: int,
-    head_hash: str,
-    key_id: str,
-    signature: str,
-    keys: dict[str, Ed25519PublicKey] | None = None,
-) -> str | None:
-    """Why the signature of this statement is not valid ("signed by an unknown key …" or "not
-    validly signed …"), or None when it is."""
-    keys = verify_keys() if keys is None else keys
-    public_key = keys.get(key_id)
-    if public_key is None:
-        return f"signed by an unknown key {key_id!r}"
-    try:
-        public_key.verify(
-            bytes.fromhex(signature), message(chain=chain, seq=seq, head_hash=head_hash)
-        )
-    except (TypeError, ValueError, InvalidSignature):
-        return "not validly signed (bad signature)"
-    return None
-
-
-def checkpoint_problem(
-    checkpoint: Checkpoint, keys: dict[str, Ed25519PublicKey] | None = None
-) -> str | None:
-    return signature_problem(
-        chain=checkpoint.chain,
-        seq=checkpoint.seq,
-        head_hash=checkpoint.head_hash,
-        key_id=checkpoint.key_id,
-        signature=checkpoint.signature,
-        keys=keys,
-    )
-
-
-# --- the copy outside the database --------------------------------------------------------------
-
-
-def external_path(chain: str, directory: str | os.PathLike | None = None) -> Path:
-    if not _CHAIN_NAME.fullmatch(chain):
-        raise ValueError(f"{chain!r} is not a valid chain name.")
-    return Path(directory or settings.AUDIT_CHECKPOINT_DIR) / f"{chain}.jsonl"
-
-
-def external_line(checkpoint: Checkpoint) -> str:
-    data = {
-        "chain": checkpoint.chain,
-        "seq": checkpoint.seq,
-        "head_hash": checkpoint.head_hash,
-        "created_at": checkpoint.created_at.isoformat(),
-        "key_id": checkpoint.key_id,
-        "signature": checkpoint.signature,
-    }
-    return json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n"
-
-
-def write_external(checkpoint: Checkpoint) -> None:
-    """Append the checkpoint to its chain's file, durably, in one write (other processes may
-    append to the same file at the same moment)."""
-    path = external_path(checkpoint.chain)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-    try:
-        os.write(fd, external_line(checkpoint).encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def external_chains(directory: str | os.PathLike | None = None) -> list[str]:
-    """Names of the chains that have a checkpoint file in `directory`."""
-    folder = Path(directory or settings.AUDIT_CHECKPOINT_DIR)
-    if not folder.is_dir():
-        return []
-    return sorted(
-        path.stem
-        for path in folder.glob("*.jsonl")
-        if path.is_file() and _CHAIN_NAME.fullmatch(path.stem)
-    )
+# Signing and the external copy live in audit.signing (verification needs them); re-exported.
+__all__ = [
+    "EXTERNAL_FIELDS",
+    "SIGNED_FIELDS",
+    "_value",
+    "canonical_time",
+    "checkpoint_problem",
+    "external_chains",
+    "external_line",
+    "external_path",
+    "key_id",
+    "message",
+    "public_key_from_hex",
+    "public_key_hex",
+    "record_hash",
+    "sign_record",
+    "signature_problem",
+    "signing_key",
+    "verify_keys",
+    "write_external",
+    "CheckpointRefused",
+    "after_append",
+    "checkpoint_if_due",
+    "create_checkpoint",
+    "create_purge_record",
+]
 
 
 # --- writing checkpoints ------------------------------------------------------------------------
 
 
+class CheckpointRefused(Exception):
+    """The head cannot be signed: what lies below it is not what the last signature vouches
+    for (a gap, a changed event, a purge without a signed purge record)."""
+
+
+# When each chain was last checkpointed by this process (the timer needs no query per append).
+_last_signed: dict[str, datetime.datetime] = {}
+
+
 def _checkpoint_at(*, chain: str, seq: int, head_hash: str, robust: bool) -> Checkpoint:
-    """Store a checkpoint of (seq, head_hash); the caller holds the chain head's lock."""
+    """Store a checkpoint of (seq, head_hash) after checking every event since the last
+    checkpoint; the caller holds the chain head's lock. Raises CheckpointRefused."""
     existing = Checkpoint.objects.filter(chain=chain, seq=seq).first()
     if existing is not None:
         return existing
-    kid, signature = sign(chain=chain, seq=seq, head_hash=head_hash)
-    checkpoint = Checkpoint.objects.create(
-        chain=chain, seq=seq, head_hash=head_hash, key_id=kid, signature=signature
+    previous = Checkpoint.objects.filter(chain=chain, seq__lt=seq).order_by("-seq").first()
+    problem = window_problem(chain=chain, previous=previous, seq=seq, head_hash=head_hash)
+    if problem:
+        raise CheckpointRefused(f"chain {chain}: not signing the head at {seq}: {problem}")
+    now = timezone.now()
+    if previous is not None and previous.created_at > now:
+        raise CheckpointRefused(
+            f"chain {chain}: the checkpoint at {previous.seq} is dated in the future"
+        )
+    checkpoint = Checkpoint(
+        chain=chain,
+        seq=seq,
+        head_hash=head_hash,
+        created_at=now,
+        prev_checkpoint_hash=(
+            record_hash("checkpoint", previous) if previous is not None else GENESIS_HASH
+        ),
     )
+    sign_record("checkpoint", checkpoint)
+    checkpoint.save(force_insert=True)
+    _last_signed[chain] = now
     # Only a committed checkpoint goes outside: a rolled-back one would fail verification.
     transaction.on_commit(partial(write_external, checkpoint), robust=robust)
     return checkpoint
@@ -185,7 +115,8 @@ def _checkpoint_at(*, chain: str, seq: int, head_hash: str, robust: bool) -> Che
 def create_checkpoint(*, chain: str) -> Checkpoint | None:
     """Sign and store the chain's current head (None for a chain without events).
 
-    Returns the existing checkpoint when the head has not moved since the last one.
+    Returns the existing checkpoint when the head has not moved since the last one; raises
+    CheckpointRefused when what lies below the head is not what was signed before.
     """
     with transaction.atomic():
         head = Chain.locked_head(chain)
@@ -196,12 +127,68 @@ def create_checkpoint(*, chain: str) -> Checkpoint | None:
         )
 
 
-def after_append(*, chain: str, previous_seq: int, seq: int, head_hash: str) -> None:
-    """Called inside the append transaction; writes a checkpoint every N events.
+def checkpoint_if_due(chain: str, now: datetime.datetime | None = None) -> Checkpoint | None:
+    """Sign the chain's head if it moved since its last checkpoint and that checkpoint is at
+    least AUDIT_CHECKPOINT_INTERVAL seconds old (the timer: the unsigned window is bounded in
+    time as well as in events). For `audit_checkpoint --if-due` (every minute) and the
+    sequencer. Raises CheckpointRefused."""
+    now = now or timezone.now()
+    interval = datetime.timedelta(seconds=settings.AUDIT_CHECKPOINT_INTERVAL)
+    with transaction.atomic():
+        head = Chain.locked_head(chain)
+        last = Checkpoint.objects.filter(chain=chain).order_by("-seq").first()
+        if head.head_seq == 0 or (last is not None and last.seq >= head.head_seq):
+            return None
+        if last is not None and last.created_at > now - interval:
+            return None
+        return _checkpoint_at(
+            chain=chain, seq=head.head_seq, head_hash=head.head_hash, robust=False
+        )
 
-    A request must not fail because the file copy could not be written (the signed row is in
-    the database all the same), so that failure is logged rather than raised.
+
+def after_append(*, chain: str, previous_seq: int, seq: int, head_hash: str) -> None:
+    """Called inside the append transaction, holding the head's lock; writes a checkpoint
+    every AUDIT_CHECKPOINT_EVERY events, and on the first append AUDIT_CHECKPOINT_INTERVAL
+    seconds after this process last signed (or first appended to) the chain.
+
+    A request must not fail because the head could not be signed or the file copy not be
+    written (the events are in the database all the same, and verify will say what is wrong),
+    so those failures are logged rather than raised.
     """
     every = settings.AUDIT_CHECKPOINT_EVERY
-    if every > 0 and previous_seq // every != seq // every:
-        _checkpoint_at(chain=chain, seq=seq, head_hash=head_hash, robust=True)
+    due = every > 0 and previous_seq // every != seq // every
+    interval = settings.AUDIT_CHECKPOINT_INTERVAL
+    if interval > 0:
+        now = timezone.now()
+        last = _last_signed.setdefault(chain, now)
+        due = due or now - last >= datetime.timedelta(seconds=interval)
+    if not due:
+        return
+    try:
+        with transaction.atomic():
+            _checkpoint_at(chain=chain, seq=seq, head_hash=head_hash, robust=True)
+    except CheckpointRefused as refused:
+        _last_signed[chain] = timezone.now()
+        logger.error("%s", refused)
+
+
+# --- purge records ------------------------------------------------------------------------------
+
+
+def create_purge_record(*, checkpoint: Checkpoint, first_seq: int, operator: str) -> PurgeRecord:
+    """The signed record of a retention purge of first_seq..checkpoint.seq (for purge_audit,
+    inside its transaction)."""
+    if checkpoint_problem(checkpoint) is not None:
+        raise CheckpointRefused(f"the checkpoint at {checkpoint.seq} is not validly signed")
+    record = PurgeRecord(
+        chain=checkpoint.chain,
+        first_seq=first_seq,
+        up_to_seq=checkpoint.seq,
+        checkpoint_id=checkpoint.id,
+        checkpoint_head_hash=checkpoint.head_hash,
+        operator=operator[:150],
+        created_at=timezone.now(),
+    )
+    sign_record("purge", record)
+    record.save(force_insert=True)
+    return record

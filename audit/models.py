@@ -13,6 +13,36 @@ from django.utils.translation import gettext_lazy as _
 GENESIS_HASH = "0" * 64
 
 
+class StoredUUIDField(models.UUIDField):
+    """A UUID column whose value, when the database holds something that is not a UUID (a row
+    damaged by hand: SQLite keeps UUIDs as text), is read as the text stored instead of failing
+    the whole query, so the auditor's list still answers and shows it; verify names the row.
+
+    Same column type as UUIDField; only the reading differs (the backend's UUID converter,
+    chosen by the internal type, would raise).
+    """
+
+    def get_internal_type(self):
+        return "CharField"
+
+    def db_type(self, connection):
+        return connection.data_types["UUIDField"]
+
+    def rel_db_type(self, connection):
+        return self.db_type(connection)
+
+    def cast_db_type(self, connection):
+        return self.db_type(connection)
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or isinstance(value, uuid.UUID):
+            return value
+        try:
+            return uuid.UUID(value)
+        except (TypeError, ValueError, AttributeError):
+            return value
+
+
 class Chain(models.Model):
     """The head of one named hash chain. Appends lock this row, so chains never fork and
     different chains (e.g. wellbeing areas) never wait for one another."""
@@ -64,21 +94,21 @@ class AccessEvent(models.Model):
         AUDITOR = "auditor", _("Auditor")
         NONE = "none", _("No role on the case")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = StoredUUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     chain = models.CharField(max_length=100)
     seq = models.BigIntegerField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     # Who: plain ids, not foreign keys, so the log never blocks or follows deletions.
-    user_id = models.UUIDField(null=True, blank=True)
+    user_id = StoredUUIDField(null=True, blank=True)
     username = models.CharField(max_length=150, blank=True)
-    organisation_id = models.UUIDField(null=True, blank=True)
+    organisation_id = StoredUUIDField(null=True, blank=True)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.NONE)
     # What.
-    case_id = models.UUIDField(null=True, blank=True)
-    family_id = models.UUIDField(null=True, blank=True)
-    controller_id = models.UUIDField(
+    case_id = StoredUUIDField(null=True, blank=True)
+    family_id = StoredUUIDField(null=True, blank=True)
+    controller_id = StoredUUIDField(
         null=True, blank=True, help_text=_("The organisation responsible for the case.")
     )
     resource = models.CharField(max_length=50)
@@ -118,9 +148,10 @@ class AccessEvent(models.Model):
         return bool(self.disclosed_from)
 
 
-# The fields covered by an event's hash, in order. Changing this list breaks verification of
-# existing chains: add a new version instead.
+# The fields covered by an event's hash (every column but prev_hash, which is hashed in front,
+# and the hash itself). Changing this list breaks verification of existing chains.
 HASHED_FIELDS = [
+    "id",
     "chain",
     "seq",
     "created_at",
@@ -145,13 +176,18 @@ HASHED_FIELDS = [
 
 
 class Checkpoint(models.Model):
-    """A signed statement of a chain's head at one sequence number."""
+    """A signed statement of a chain's head at one sequence number.
+
+    The signature covers every column but the signature itself (audit.checkpoints.message):
+    the id, the chain, seq and head hash, the time it was made and the hash of the chain's
+    previous checkpoint, so the checkpoints of a chain form a signed chain of their own."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     chain = models.CharField(max_length=100)
     seq = models.BigIntegerField()
     head_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
+    prev_checkpoint_hash = models.CharField(max_length=64, default=GENESIS_HASH)
     key_id = models.CharField(max_length=32)
     signature = models.CharField(max_length=128)
 
@@ -163,3 +199,82 @@ class Checkpoint(models.Model):
 
     def __str__(self):
         return f"checkpoint {self.chain}#{self.seq}"
+
+
+class PurgeRecord(models.Model):
+    """A signed retention purge: events first_seq..up_to_seq of a chain were deleted by
+    `purge_audit`, cutting at the signed checkpoint `checkpoint_id` (at up_to_seq, whose head
+    hash the first remaining event links to). Verify accepts a chain that starts after 1 only
+    with such a record; nothing in an event row can stand in for it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    chain = models.CharField(max_length=100)
+    first_seq = models.BigIntegerField()
+    up_to_seq = models.BigIntegerField()
+    checkpoint_id = models.UUIDField()
+    checkpoint_head_hash = models.CharField(max_length=64)
+    operator = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["chain", "up_to_seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "up_to_seq"], name="audit_purge_unique_cut")
+        ]
+
+    def __str__(self):
+        return f"purge {self.chain} {self.first_seq}..{self.up_to_seq}"
+
+
+class ChangeDigest(models.Model):
+    """A signed digest of the change-history rows (django-auditlog's LogEntry) sealed in one
+    go: `seq` counts the digests, `digest` is the SHA-256 of their seals ("id:row hash" lines in
+    id order), and the signature covers every column, the previous digest's hash included."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    seq = models.BigIntegerField(unique=True)
+    rows = models.BigIntegerField()
+    first_entry_id = models.BigIntegerField()
+    last_entry_id = models.BigIntegerField()
+    digest = models.CharField(max_length=64)
+    prev_digest_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    created_at = models.DateTimeField(default=timezone.now)
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self):
+        return f"change digest {self.seq}"
+
+
+class ChangeSeal(models.Model):
+    """The hash of one change-history row, as it was when sealed by digest `digest_seq`."""
+
+    entry_id = models.BigIntegerField(primary_key=True)
+    digest_seq = models.BigIntegerField(db_index=True)
+    row_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["entry_id"]
+
+    def __str__(self):
+        return f"seal of change-history row {self.entry_id}"
+
+
+class ChangeErasure(models.Model):
+    """A signed erasure of one change-history row by the case retention purge (its hash
+    stays, so the digest that sealed it still verifies)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    entry_id = models.BigIntegerField(unique=True)
+    row_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=128)
+
+    def __str__(self):
+        return f"erasure of change-history row {self.entry_id}"

@@ -1,4 +1,4 @@
-"""Verification of the access log: recompute every chain and check it against its checkpoints.
+"""Verification of the access log: recompute every chain and check it against its signing.
 
 For each chain, the events are read in order of sequence number, a batch at a time (memory does
 not grow with the log), and each one must
@@ -16,43 +16,81 @@ cut off after a checkpoint, with the head row set back to match, is caught that 
 checkpoint's Ed25519 signature must verify with the current or a retired key.
 
 A chain whose first events were removed by `purge_audit` starts at cut + 1: that is accepted
-only when a signed checkpoint at the cut gives the hash the first remaining event links to, and
-the purge's own event (which names the cut) is covered by a later signed checkpoint.
+only with a signed purge record naming the range and the checkpoint it cuts at, whose head hash
+the first remaining event links to. Nothing in an event row can stand in for that record.
 
-The result names the first sequence number that cannot be trusted and why.
+The checkpoints of a chain form a signed chain of their own (each signs the hash of the one
+before it and its own time): a deleted, replayed or backdated checkpoint breaks it, and every
+line of the external copy must equal its database row in every field. Verify refuses a chain
+the deployment does not declare (AUDIT_CHAINS), and fails without the external copy unless
+told `without_external`, when it says what it could not check.
+
+Every column of an event is hashed, compared in one canonical form read from the raw stored
+value (not through the ORM's conversions): a UUID or a time stored in another spelling is a
+mismatch, named with its column.
+
+The change history (django-auditlog's rows) is verified against its seals and signed digests
+(`verify_changes`).
+
+The result names the first sequence number (or change-history row) that cannot be trusted and
+why.
 """
 
+import datetime
 import json
+import multiprocessing
 import os
 import re
+import uuid
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db import connections as db_connections
 from django.db.models import Count, Max, Min
+from django.utils import timezone
 
-from audit import checkpoints
-from audit.chain import event_hash
-from audit.models import GENESIS_HASH, HASHED_FIELDS, AccessEvent, Chain, Checkpoint
+from audit import history, signing
+from audit.hashing import canonical_values
+from audit.models import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    AccessEvent,
+    Chain,
+    ChangeDigest,
+    ChangeErasure,
+    ChangeSeal,
+    Checkpoint,
+    PurgeRecord,
+)
 
 BATCH_SIZE = 10000
-STREAMED_FIELDS = list(dict.fromkeys([*HASHED_FIELDS, "prev_hash", "hash"]))
+# A long chain is checked by this many processes at once, each a part of it (see
+# `_ChainVerifier.parallel`); below PARALLEL_MIN events, or inside a transaction (whose rows
+# another process could not see), by this one alone.
+WORKERS = 2
+PARALLEL_MIN = 200_000
+RAW_FIELDS = [*HASHED_FIELDS, "prev_hash", "hash"]
+# How far a checkpoint's time may lie ahead of the verifier's clock (clock skew between hosts).
+FUTURE_SKEW = datetime.timedelta(minutes=5)
 
 PURGE_RESOURCE = "audit-purge"
-_PURGE_PURPOSE = re.compile(r"retention purge up to sequence (\d+)")
 
 
 def purge_purpose(cut: int) -> str:
-    """The purpose of the event that `purge_audit` appends after removing events 1..cut."""
+    """The purpose of the event that `purge_audit` appends after removing events 1..cut (for
+    the reader of the log; verification trusts only the signed purge record)."""
     return f"retention purge up to sequence {cut}"
 
 
 # --- The database renders each event's canonical JSON (audit.chain.canonical_json) ---------------
 # Reading four strings a row instead of twenty converted fields makes verification several times
-# faster. The rendering is exact for the values the app writes; a value it renders differently
-# (say, a JSON list whose items hold '", "') only sends that row down the exact Python path.
+# faster. The rendering is exact for values stored in their canonical form, and renders any
+# other spelling as '!' (never valid JSON, so never the hash); a value it renders differently
+# (say, a JSON list whose items hold '", "') only sends that row down the exact Python path,
+# which reads the raw values and names the column stored in a non-canonical form.
 
 
 def _pg_string(column: str) -> str:
@@ -68,43 +106,71 @@ def _pg_list(column: str) -> str:  # jsonb prints '["a", "b"]'; canonical is '["
 
 
 def _sqlite_string(column: str) -> str:
-    return f"COALESCE(json_quote({column}), 'null')"
+    return (
+        f"CASE WHEN {column} IS NULL THEN 'null' WHEN typeof({column}) = 'text' "
+        f"THEN json_quote({column}) ELSE '!' END"
+    )
 
 
-def _sqlite_uuid(column: str) -> str:  # stored as 32 hex digits
+def _sqlite_uuid(column: str) -> str:
+    # Stored as 32 lower-case hex digits. Only the spellings that would render as the same text
+    # (upper case, anything after the 32 digits) need refusing here: any other change renders
+    # differently and misses the hash; the exact path checks the digits too.
     parts = " || '-' || ".join(
         f"substr({column}, {start}, {length})"
         for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
     )
-    return f"COALESCE('\"' || {parts} || '\"', 'null')"
+    return (
+        f"CASE WHEN {column} IS NULL THEN 'null' WHEN typeof({column}) = 'text' "
+        f"AND length({column}) = 32 AND lower({column}) = {column} "
+        f"THEN '\"' || {parts} || '\"' ELSE '!' END"
+    )
 
 
 def _sqlite_list(column: str) -> str:  # stored by json.dumps: '["a", "b"]'
-    return f"replace({column}, '\", \"', '\",\"')"
+    return (
+        f"CASE WHEN typeof({column}) = 'text' "
+        f"THEN replace({column}, '\", \"', '\",\"') ELSE '!' END"
+    )
 
 
-_UUIDS = {"user_id", "organisation_id", "case_id", "family_id", "controller_id"}
+_D = "[0-9]"
+_SQLITE_SECONDS = f"{_D * 4}-{_D * 2}-{_D * 2} {_D * 2}:{_D * 2}:{_D * 2}"
+_SQLITE_TIME = (  # as Django stores it: "YYYY-MM-DD HH:MM:SS[.ffffff]", no zero fraction
+    "CASE WHEN typeof(created_at) = 'text' AND length(created_at) = 26 "
+    f"AND created_at GLOB '{_SQLITE_SECONDS}.{_D * 6}' AND substr(created_at, 21) != '000000' "
+    "THEN '\"' || replace(created_at, ' ', 'T') || '+00:00\"' "
+    "WHEN typeof(created_at) = 'text' AND length(created_at) = 19 "
+    f"AND created_at GLOB '{_SQLITE_SECONDS}' "
+    "THEN '\"' || replace(created_at, ' ', 'T') || '.000000+00:00\"' ELSE '!' END"
+)
+
+_UUIDS = {"id", "user_id", "organisation_id", "case_id", "family_id", "controller_id"}
 _LISTS = {"categories", "disclosed_from", "consents"}
 
 
 def _rendered(vendor: str, name: str) -> str:
     postgres = vendor == "postgresql"
     if name == "seq":
-        return "CAST(seq AS TEXT)"
+        return (
+            "CAST(seq AS TEXT)"
+            if postgres
+            else ("CASE WHEN typeof(seq) = 'integer' THEN CAST(seq AS TEXT) ELSE '!' END")
+        )
     if name == "emergency":  # anything but a plain true or false goes the exact way
         if postgres:
             return "CASE WHEN emergency THEN 'true' WHEN NOT emergency THEN 'false' END"
-        return "CASE WHEN emergency = 1 THEN 'true' WHEN emergency = 0 THEN 'false' END"
+        return (
+            "CASE WHEN typeof(emergency) != 'integer' THEN '!' WHEN emergency = 1 THEN 'true' "
+            "WHEN emergency = 0 THEN 'false' END"
+        )
     if name == "created_at":
         if postgres:
             return (
                 "'\"' || pg_catalog.to_char(created_at AT TIME ZONE 'UTC', "
                 "'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00\"'"
             )
-        return (
-            "'\"' || replace(created_at, ' ', 'T') || "
-            "CASE WHEN length(created_at) = 19 THEN '.000000' ELSE '' END || '+00:00\"'"
-        )
+        return _SQLITE_TIME
     if name in _UUIDS:
         return _pg_uuid(name) if postgres else _sqlite_uuid(name)
     if name in _LISTS:
@@ -133,6 +199,113 @@ def _batch_query(vendor: str) -> str:
     )
 
 
+def _raw_column(vendor: str, name: str) -> str:
+    # SQLite's driver converts columns declared datetime or bool (Django registers converters):
+    # read as text, so that the stored spelling is what is judged.
+    if vendor == "sqlite" and name in ("created_at", "emergency"):
+        return f"({name} || '')"
+    return name
+
+
+def _raw_query() -> str:
+    table = AccessEvent._meta.db_table
+    columns = ", ".join(_raw_column(connection.vendor, name) for name in RAW_FIELDS)
+    return (
+        f"SELECT {columns} FROM {table} "  # noqa: S608 - fixed names
+        "WHERE chain = %s AND seq > %s AND seq <= %s ORDER BY seq"
+    )
+
+
+# --- The exact path: canonical values from the raw stored ones ----------------------------------
+
+_UUID_HEX = re.compile(r"[0-9a-f]{32}")
+_TIME_TEXT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?")
+
+
+class NotCanonical(Exception):
+    def __init__(self, column: str, raw: Any):
+        super().__init__(column, raw)
+        self.column, self.raw = column, raw
+
+
+def canonical_value(name: str, raw: Any) -> Any:
+    """The canonical form of a raw stored value of column `name` (as the database driver
+    returns it, without Django's conversions); NotCanonical when it is stored in any other
+    spelling or type than the one the app writes."""
+    if raw is None:
+        if name in {"id", "chain", "seq", "created_at", "emergency", *_LISTS}:
+            raise NotCanonical(name, raw)
+        if name not in _UUIDS and name != "client_address":
+            raise NotCanonical(name, raw)
+        return None
+    if name in _UUIDS:
+        if isinstance(raw, uuid.UUID):
+            return str(raw)
+        if isinstance(raw, str) and _UUID_HEX.fullmatch(raw):
+            return str(uuid.UUID(raw))
+        raise NotCanonical(name, raw)
+    if name == "created_at":
+        if isinstance(raw, datetime.datetime) and raw.tzinfo is not None:
+            return signing.canonical_time(raw)
+        if isinstance(raw, str) and _TIME_TEXT.fullmatch(raw):
+            try:
+                parsed = datetime.datetime.fromisoformat(raw)
+            except ValueError:
+                raise NotCanonical(name, raw) from None
+            if str(parsed) == raw:
+                return signing.canonical_time(parsed.replace(tzinfo=datetime.UTC))
+        raise NotCanonical(name, raw)
+    if name == "seq":
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        raise NotCanonical(name, raw)
+    if name == "emergency":
+        if isinstance(raw, bool):
+            return raw
+        if raw in ("1", "0"):  # SQLite's integer, read as text
+            return raw == "1"
+        raise NotCanonical(name, raw)
+    if name in _LISTS:
+        value = raw
+        if isinstance(raw, str):
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                raise NotCanonical(name, raw) from None
+        if isinstance(value, list):
+            return value
+        raise NotCanonical(name, raw)
+    if name == "client_address" and not isinstance(raw, str):
+        return str(raw)  # PostgreSQL's inet, as an ipaddress object
+    if isinstance(raw, str):
+        return raw
+    raise NotCanonical(name, raw)
+
+
+def raw_event_hash(prev_hash: str, values: dict) -> str:
+    return sha256(prev_hash.encode() + canonical_values(values)).hexdigest()
+
+
+def _exact_rows(
+    name: str, after: int, upto: int
+) -> dict[int, tuple[dict | NotCanonical, str, str]]:
+    """seq -> (canonical values or the NotCanonical column, prev_hash, hash)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_raw_query(), [name, after, upto])
+        rows = cursor.fetchall()
+    result: dict[int, tuple[dict | NotCanonical, str, str]] = {}
+    for row in rows:
+        raw = dict(zip(RAW_FIELDS, row, strict=True))
+        try:
+            values: dict | NotCanonical = {
+                column: canonical_value(column, raw[column]) for column in HASHED_FIELDS
+            }
+        except NotCanonical as problem:
+            values = problem
+        result[raw["seq"]] = (values, raw["prev_hash"], raw["hash"])
+    return result
+
+
 @dataclass(frozen=True)
 class Result:
     chain: str
@@ -141,17 +314,35 @@ class Result:
     checkpoints: int = 0
     first_bad_seq: int | None = None
     reason: str = ""
+    # What verify could not check, or found not yet covered (said loudly, not a failure).
+    warnings: tuple[str, ...] = ()
+    # Events not yet given a sequence number (h13b's sequencer): 0 while appends sequence
+    # at once. The hook the sequencer's intake wires (see `unsequenced_count`).
+    unsequenced: int = 0
+    # What first_bad_seq numbers: "sequence" for an access-log chain, "row" for the change
+    # history (django-auditlog's LogEntry id).
+    unit: str = "sequence"
+    # Events at the end not yet covered by a signed checkpoint (the unsigned window).
+    unsigned: int = 0
 
     def __str__(self) -> str:
+        label = f"chain {self.chain}" if self.unit == "sequence" else self.chain
         if self.ok:
-            return (
-                f"chain {self.chain}: {self.events} events verified, {self.checkpoints} checkpoints"
-            )
+            if self.unit == "sequence":
+                text = f"{label}: {self.events} events verified, {self.checkpoints} checkpoints"
+            else:
+                text = f"{label}: {self.events} rows verified, {self.checkpoints} digests"
+            if self.unsigned:
+                text += f" ({self.unsigned} at the end not yet signed)"
+            if self.unsequenced:
+                text += f", {self.unsequenced} not yet sequenced"
+            return text
         if self.first_bad_seq is None:
-            return f"chain {self.chain}: broken: {self.reason}"
-        return f"chain {self.chain}: broken at sequence {self.first_bad_seq}: {self.reason}"
+            return f"{label}: broken: {self.reason}"
+        return f"{label}: broken at {self.unit} {self.first_bad_seq}: {self.reason}"
 
     def as_dict(self) -> dict:
+        """As the auditor API answers it (its shape is kept: new facts are attributes)."""
         return {
             "chain": self.chain,
             "ok": self.ok,
@@ -160,6 +351,14 @@ class Result:
             "first_bad_seq": self.first_bad_seq,
             "reason": self.reason,
         }
+
+
+def unsequenced_count(name: str) -> int:
+    """Events of the chain waiting for a sequence number: rows with seq NULL, where such a
+    column can be NULL; 0 otherwise. (Hook for the sequencer: it may count its intake here.)"""
+    if not AccessEvent._meta.get_field("seq").null:
+        return 0
+    return AccessEvent.objects.filter(chain=name, seq__isnull=True).count()
 
 
 def _span(first: int, last: int, singular: str, plural: str) -> str:
@@ -178,7 +377,7 @@ class _Broken(Exception):
 def _read_external(name: str, directory) -> list[tuple[int | None, dict | None, str | None]]:
     """(line number, entry, problem) for every line of the chain's external copy."""
     try:
-        path = checkpoints.external_path(name, directory)
+        path = signing.external_path(name, directory)
         with open(path, encoding="utf-8") as handle:
             lines = handle.read().splitlines()
     except (ValueError, FileNotFoundError):  # not a name a file can have; no copy (yet)
@@ -189,24 +388,37 @@ def _read_external(name: str, directory) -> list[tuple[int | None, dict | None, 
             continue
         try:
             entry = json.loads(line)
-            fields: tuple[Any, ...] = (entry["chain"], entry["seq"], entry["head_hash"])
-            fields += (entry["key_id"], entry["signature"])
-            if not isinstance(entry["seq"], int) or not all(isinstance(f, str) for f in fields[2:]):
+            if not isinstance(entry, dict) or set(entry) != set(signing.EXTERNAL_FIELDS):
                 raise TypeError
-        except (ValueError, KeyError, TypeError):
+            if not isinstance(entry["seq"], int) or not all(
+                isinstance(entry[f], str) for f in signing.EXTERNAL_FIELDS if f != "seq"
+            ):
+                raise TypeError
+        except (ValueError, TypeError):
             entries.append((number, None, f"line {number} of {path} is not a checkpoint"))
             continue
         entries.append((number, entry, None))
     return entries
 
 
+def _as_stored(checkpoint: Checkpoint) -> dict:
+    return json.loads(signing.external_line(checkpoint))
+
+
 class _ChainVerifier:
-    def __init__(self, name: str, external_dir):
+    def __init__(self, name: str, external_dir, *, without_external: bool = False):
         self.name = name
         self.external_dir = external_dir
-        self.keys = checkpoints.verify_keys()
+        self.without_external = without_external
+        self.keys = signing.verify_keys()
         self.failures: list[_Broken] = []
+        self.warnings: list[str] = []
         self.verified = 0
+        self.anchors: dict[int, str] = {}
+        self.db_checkpoints: dict[int, Checkpoint] = {}
+        self.external_seqs: set[int] = set()
+        self.head: Chain | None = None
+        self.last_hash: str | None = None
 
     def fail(self, seq: int | None, reason: str) -> None:
         self.failures.append(_Broken(seq, reason))
@@ -214,45 +426,111 @@ class _ChainVerifier:
     # Checkpoints, read before the head row: every honest one is then at or below the head.
     def load_checkpoints(self) -> None:
         # seq -> head_hash of every checkpoint whose signature verifies (database or file)
-        self.anchors: dict[int, str] = {}
-        self.db_checkpoints: dict[int, Checkpoint] = {}
-        self.external_seqs: set[int] = set()
-        external = _read_external(self.name, self.external_dir)
+        now = timezone.now()
+        previous: Checkpoint | None = None
         for checkpoint in Checkpoint.objects.filter(chain=self.name).order_by("seq").iterator():
-            self.db_checkpoints[checkpoint.seq] = checkpoint
-            problem = checkpoints.checkpoint_problem(checkpoint, self.keys)
+            seq = checkpoint.seq
+            self.db_checkpoints[seq] = checkpoint
+            problem = signing.checkpoint_problem(checkpoint, self.keys)
             if problem:
-                self.fail(checkpoint.seq, f"the checkpoint at {checkpoint.seq} is {problem}")
+                self.fail(seq, f"the checkpoint at {seq} is {problem}")
             else:
-                self.anchors[checkpoint.seq] = checkpoint.head_hash
+                self.anchors[seq] = checkpoint.head_hash
+            expected = (
+                GENESIS_HASH if previous is None else signing.record_hash("checkpoint", previous)
+            )
+            if checkpoint.prev_checkpoint_hash != expected:
+                before = "the first" if previous is None else f"the one at {previous.seq}"
+                self.fail(
+                    seq,
+                    f"the checkpoint at {seq} was not made after {before}: a checkpoint before "
+                    "it was deleted, changed or replayed",
+                )
+            if previous is not None and checkpoint.created_at < previous.created_at:
+                self.fail(
+                    seq,
+                    f"the checkpoint at {seq} is dated before the checkpoint at {previous.seq}",
+                )
+            if checkpoint.created_at > now + FUTURE_SKEW:
+                self.fail(seq, f"the checkpoint at {seq} is dated in the future")
+            previous = checkpoint
+        self.load_external()
+
+    def load_external(self) -> None:
+        if self.without_external:
+            self.warnings.append(
+                f"chain {self.name}: NOT compared with the external checkpoint copy "
+                "(--without-external): a history rewritten together with its checkpoint rows, "
+                "or cut short with them, cannot be detected"
+            )
+            return
+        folder = signing.external_path(self.name, self.external_dir).parent
+        if not folder.is_dir():
+            self.fail(
+                None,
+                f"the external checkpoint folder {folder} is missing: without it a history "
+                "rewritten or cut short in the database cannot be detected (verify with "
+                "--without-external to check the rest)",
+            )
+            return
+        external = _read_external(self.name, self.external_dir)
+        if not external and self.db_checkpoints:
+            self.fail(
+                min(self.db_checkpoints),
+                f"the external copy of chain {self.name} is missing "
+                f"({signing.external_path(self.name, self.external_dir)})",
+            )
         for _number, entry, problem in external:
             if problem or entry is None:
                 self.fail(None, f"the external checkpoint copy is damaged: {problem}")
                 continue
             seq = entry["seq"]
             where = f"the external copy of the checkpoint at {seq}"
-            problem = checkpoints.signature_problem(
-                chain=entry["chain"],
-                seq=seq,
-                head_hash=entry["head_hash"],
-                key_id=entry["key_id"],
-                signature=entry["signature"],
-                keys=self.keys,
-            )
-            stored = self.db_checkpoints.get(seq)
             if entry["chain"] != self.name:
                 self.fail(seq, f"{where} names another chain, {entry['chain']!r}")
                 continue
+            problem = signing.signature_problem("checkpoint", entry, self.keys)
             if problem:
                 self.fail(seq, f"{where} is {problem}")
                 continue
             # A validly signed copy is evidence on its own, whatever the database says.
             self.external_seqs.add(seq)
+            stored = self.db_checkpoints.get(seq)
             if stored is None:
                 self.fail(seq, f"{where} is missing from the database")
-            elif stored.head_hash != entry["head_hash"]:
-                self.fail(seq, f"{where} names another head hash than the database's")
+            else:
+                differ = sorted(k for k, v in _as_stored(stored).items() if entry[k] != v)
+                if differ:
+                    self.fail(seq, f"{where} differs from the database's in {', '.join(differ)}")
             self.anchors.setdefault(seq, entry["head_hash"])
+        missing = sorted(set(self.db_checkpoints) - self.external_seqs)
+        if missing:
+            self.warnings.append(
+                f"chain {self.name}: {len(missing)} checkpoint(s) not (yet) in the external "
+                f"copy, the first at {missing[0]}"
+            )
+
+    def load_purges(self) -> None:
+        """cut -> the signed purge record that removed events up to it."""
+        self.cuts: dict[int, PurgeRecord] = {}
+        records = PurgeRecord.objects.filter(chain=self.name).order_by("up_to_seq")
+        expected_first = 1
+        for record in records:
+            where = f"the purge record of {record.first_seq}..{record.up_to_seq}"
+            problem = signing.signature_problem("purge", record, self.keys)
+            if problem:
+                self.fail(record.first_seq, f"{where} is {problem}")
+                continue
+            cut_at = self.db_checkpoints.get(record.up_to_seq)
+            if self.anchors.get(record.up_to_seq) != record.checkpoint_head_hash or (
+                cut_at is not None and cut_at.id != record.checkpoint_id
+            ):
+                self.fail(record.up_to_seq, f"{where} does not cut at a signed checkpoint it names")
+                continue
+            if record.first_seq != expected_first:
+                self.fail(expected_first, f"{where} does not follow the purge before it")
+            expected_first = record.up_to_seq + 1
+            self.cuts[record.up_to_seq] = record
 
     def start(self, first_seq: int | None) -> tuple[int, str]:
         """The first sequence number to expect and the hash it must link to."""
@@ -261,64 +539,64 @@ class _ChainVerifier:
         if first_seq is None or first_seq == 1:
             return 1, GENESIS_HASH
         base = first_seq - 1
-        cuts = self.purge_cuts()
-        covered = max(self.anchors, default=0)
-        legal = {cut for cut, seq in cuts.items() if cut in self.anchors and seq <= covered}
-        if base not in legal:
-            earlier = max((cut for cut in legal if cut < base), default=0)
+        if base not in self.cuts:
+            earlier = max((cut for cut in self.cuts if cut < base), default=0)
             raise _Broken(
                 earlier + 1,
                 f"{_span(earlier + 1, base, 'is', 'are')} missing, and no signed "
                 "retention purge removed them",
             )
-        return first_seq, self.anchors[base]
+        return first_seq, self.cuts[base].checkpoint_head_hash
 
-    def purge_cuts(self) -> dict[int, int]:
-        """cut -> sequence number of the purge event that names it."""
-        cuts: dict[int, int] = {}
-        events = AccessEvent.objects.filter(chain=self.name, resource=PURGE_RESOURCE)
-        for seq, purpose in events.values_list("seq", "purpose"):
-            match = _PURGE_PURPOSE.fullmatch(purpose)
-            if match and int(match.group(1)) < seq:
-                cuts.setdefault(int(match.group(1)), seq)
-        return cuts
-
-    def moved_from(self, event: Any) -> int | None:
-        """The sequence number this event (a named-tuple row of STREAMED_FIELDS) was appended
-        under, if its seq alone was changed."""
-        if event.prev_hash == GENESIS_HASH:
+    def moved_from(self, seq: int, values: dict, prev_hash: str, stored_hash: str) -> int | None:
+        """The sequence number this event was appended under, if its seq alone was changed."""
+        if prev_hash == GENESIS_HASH:
             original = 1
         else:
-            before = AccessEvent.objects.filter(chain=self.name, hash=event.prev_hash)
-            seq = before.values_list("seq", flat=True).first()
-            if seq is None:
+            before = AccessEvent.objects.filter(chain=self.name, hash=prev_hash)
+            found = before.values_list("seq", flat=True).first()
+            if found is None:
                 return None
-            original = seq + 1
-        moved = event._replace(seq=original)
-        if original != event.seq and event_hash(event.prev_hash, moved) == event.hash:
+            original = found + 1
+        if original != seq and raw_event_hash(prev_hash, values | {"seq": original}) == stored_hash:
             return original
         return None
+
+    def check_exact(self, seq: int, exact: tuple[dict | NotCanonical, str, str]) -> None:
+        values, stored_prev, stored_hash = exact
+        if isinstance(values, NotCanonical):
+            raise _Broken(
+                seq,
+                f"event {seq} has its {values.column} stored as {values.raw!r}, not in its "
+                "canonical form (it was changed)",
+            )
+        if raw_event_hash(stored_prev, values) != stored_hash:
+            original = self.moved_from(seq, values, stored_prev, stored_hash)
+            if original is not None:
+                raise _Broken(
+                    min(seq, original),
+                    f"the event stored as {seq} was appended as {original}: events "
+                    "were inserted, removed or reordered",
+                )
+            raise _Broken(seq, f"event {seq} does not match its hash (it was changed or moved)")
 
     def stream(self, expected: int, prev_hash: str, limit: int | None) -> int | None:
         """Check events in order; the sequence number of the last one."""
         trusted = expected - 1  # the last sequence number proven by a signed checkpoint
         last_seq = None
-        events = AccessEvent.objects.filter(chain=self.name).order_by("seq")
-        if limit is not None:
-            events = events.filter(seq__lte=limit)
         query = _batch_query(connection.vendor)
         upper = limit if limit is not None else 2**62
         after = expected - 1
         while True:
             # (seq, prev_hash, hash, the canonical JSON as the database renders it): plain
-            # strings, hashed here. A row that does not match so is read again as a named tuple
-            # and judged by event_hash, so the rendering can cost time, never a wrong verdict.
+            # strings, hashed here. A row that does not match so is read again raw and judged
+            # by its canonical values, so the rendering can cost time, never a wrong verdict.
             with connection.cursor() as cursor:
                 cursor.execute(query, [self.name, after, upper, BATCH_SIZE])
                 batch = cursor.fetchall()
             if not batch:
                 return last_seq
-            exact = None  # the batch as named tuples, read at its first row not rendered alike
+            exact = None  # the batch's raw rows, read at its first row not rendered alike
             for seq, stored_prev, stored_hash, canonical in batch:
                 if seq != expected:  # always greater: the query asks for seq > the last one
                     raise _Broken(expected, f"{_span(expected, seq - 1, 'is', 'are')} missing")
@@ -327,21 +605,8 @@ class _ChainVerifier:
                 )
                 if not rendered:
                     if exact is None:
-                        rows = events.filter(seq__gt=after, seq__lte=batch[-1][0])
-                        rows = rows.values_list(*STREAMED_FIELDS, named=True)
-                        exact = {row.seq: row for row in rows}
-                    event = exact[seq]
-                    if event_hash(event.prev_hash, event) != event.hash:
-                        original = self.moved_from(event)
-                        if original is not None:
-                            raise _Broken(
-                                min(seq, original),
-                                f"the event stored as {seq} was appended as {original}: events "
-                                "were inserted, removed or reordered",
-                            )
-                        raise _Broken(
-                            seq, f"event {seq} does not match its hash (it was changed or moved)"
-                        )
+                        exact = _exact_rows(self.name, after, batch[-1][0])
+                    self.check_exact(seq, exact[seq])
                 if stored_prev != prev_hash:
                     if trusted == seq - 1:
                         raise _Broken(seq, f"event {seq} does not link to the event before it")
@@ -353,8 +618,8 @@ class _ChainVerifier:
                 anchor = self.anchors.get(seq)
                 if anchor is not None:
                     if anchor != stored_hash:
-                        following = events.filter(seq=seq + 1).values_list("prev_hash", flat=True)
-                        if following.first() == anchor:
+                        following = AccessEvent.objects.filter(chain=self.name, seq=seq + 1)
+                        if following.values_list("prev_hash", flat=True).first() == anchor:
                             # The next event was appended after the signed one: only this
                             # event was replaced.
                             raise _Broken(
@@ -369,11 +634,53 @@ class _ChainVerifier:
                 if seq == limit and self.head is not None and stored_hash != self.head.head_hash:
                     raise _Broken(seq, f"the chain head row does not match event {seq}")
                 prev_hash, expected, last_seq = stored_hash, seq + 1, seq
+                self.last_hash = stored_hash
                 self.verified += 1
             after = batch[-1][0]
 
+    def parallel(self, expected: int, prev_hash: str, limit: int | None) -> bool:
+        """Check events expected..limit in WORKERS processes at once, each streaming its own
+        part; True when every part is whole and the parts link up. On any doubt (a part broken,
+        an error) False: the caller then checks the chain in order, which locates the damage."""
+        if WORKERS < 2 or limit is None or limit - expected < PARALLEL_MIN:
+            return False
+        if connection.in_atomic_block or connection.vendor not in ("sqlite", "postgresql"):
+            return False
+        size = (limit - expected + 1) // WORKERS
+        bounds = [expected + i * size for i in range(WORKERS)] + [limit + 1]
+        parts = []
+        for i in range(WORKERS):
+            first, last = bounds[i], bounds[i + 1] - 1
+            start_prev: str | None = prev_hash
+            if i > 0:
+                at = AccessEvent.objects.filter(chain=self.name, seq=first)
+                start_prev = at.values_list("prev_hash", flat=True).first()
+            if start_prev is None:
+                return False
+            parts.append((first, start_prev, last))
+        global _PARALLEL  # noqa: PLW0603 - handed to the forked workers
+        _PARALLEL = self
+        db_connections.close_all()  # each worker opens its own
+        try:
+            with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
+                outcomes = pool.starmap(_verify_part, parts)
+        except (OSError, multiprocessing.ProcessError):
+            return False
+        finally:
+            _PARALLEL = None
+        whole = [outcome for outcome in outcomes if outcome is not None]
+        if len(whole) != WORKERS:
+            return False
+        for i in range(1, WORKERS):  # part i starts where part i - 1 ended
+            if whole[i - 1][1] != parts[i][1]:
+                return False
+        self.verified = sum(outcome[0] for outcome in whole)
+        self.last_hash = whole[-1][1]
+        return True
+
     def run(self) -> Result:
         self.load_checkpoints()
+        self.load_purges()
         self.head = Chain.objects.filter(name=self.name).first()
         bounds = AccessEvent.objects.filter(chain=self.name).aggregate(
             first=Min("seq"), last=Max("seq")
@@ -382,7 +689,9 @@ class _ChainVerifier:
         limit = self.head.head_seq if self.head is not None else None
         try:
             expected, prev_hash = self.start(first_seq)
-            self.stream(expected, prev_hash, limit)
+            if not self.parallel(expected, prev_hash, limit):
+                self.verified = 0
+                self.stream(expected, prev_hash, limit)
         except _Broken as broken:
             self.failures.append(broken)
         self.check_ends(first_seq, last_seq)
@@ -402,6 +711,7 @@ class _ChainVerifier:
         beyond = [seq for seq in self.anchors if seq > known]
         beyond += [seq for seq in self.db_checkpoints if seq > known]
         beyond += [seq for seq in self.external_seqs if seq > known]
+        beyond += [seq for seq in self.cuts if seq > known]
         if beyond:
             self.fail(
                 known + 1,
@@ -419,30 +729,69 @@ class _ChainVerifier:
                     f"event {head_seq + 1} lies beyond the chain head "
                     "(it was not written by an append)",
                 )
+        self.unsigned = max(0, known - max(self.anchors, default=0))
 
     def result(self) -> Result:
+        common: dict[str, Any] = {
+            "chain": self.name,
+            "events": self.verified,
+            "checkpoints": len(self.db_checkpoints),
+            "warnings": tuple(self.warnings),
+            "unsequenced": unsequenced_count(self.name),
+            "unsigned": getattr(self, "unsigned", 0),
+        }
         if self.failures:
             worst = min(self.failures, key=lambda b: (b.seq is None, b.seq or 0))
-            return Result(
-                chain=self.name,
-                ok=False,
-                events=self.verified,
-                checkpoints=len(self.db_checkpoints),
-                first_bad_seq=worst.seq,
-                reason=worst.reason,
-            )
+            return Result(ok=False, first_bad_seq=worst.seq, reason=worst.reason, **common)
+        return Result(ok=True, **common)
+
+
+_PARALLEL: "_ChainVerifier | None" = None
+
+
+def _verify_part(first: int, prev_hash: str, last: int) -> tuple[int, str | None] | None:
+    """In a worker: (events verified, hash of the last) of first..last, or None if broken."""
+    verifier = _PARALLEL
+    if verifier is None:
+        return None
+    verifier.verified, verifier.last_hash = 0, None
+    try:
+        end = verifier.stream(first, prev_hash, last)
+    except _Broken:
+        return None
+    finally:
+        db_connections.close_all()
+    if end != last:
+        return None
+    return verifier.verified, verifier.last_hash
+
+
+def declared_chains() -> list[str]:
+    """The chains this deployment declares (AUDIT_CHAINS, by default only AUDIT_CHAIN)."""
+    values = getattr(settings, "AUDIT_CHAINS", None) or [settings.AUDIT_CHAIN]
+    if isinstance(values, str):
+        values = values.replace(",", " ").split()
+    return list(dict.fromkeys(values))
+
+
+def verify_chain(
+    name: str,
+    *,
+    external_dir: str | os.PathLike | None = None,
+    without_external: bool = False,
+) -> Result:
+    """Verify one chain against the database and the external copy of its signing."""
+    if name not in declared_chains():
         return Result(
-            chain=self.name,
-            ok=True,
-            events=self.verified,
-            checkpoints=len(self.db_checkpoints),
+            chain=name,
+            ok=False,
+            reason=(
+                f"chain {name!r} is not declared by this deployment (AUDIT_CHAINS: "
+                f"{', '.join(declared_chains())}): its events are not trusted"
+            ),
         )
-
-
-def verify_chain(name: str, *, external_dir: str | os.PathLike | None = None) -> Result:
-    """Verify one chain against the database and the external copy of its checkpoints."""
     directory = external_dir or settings.AUDIT_CHECKPOINT_DIR
-    return _ChainVerifier(name, directory).run()
+    return _ChainVerifier(name, directory, without_external=without_external).run()
 
 
 def chain_names(*, external_dir: str | os.PathLike | None = None) -> list[str]:
@@ -452,13 +801,18 @@ def chain_names(*, external_dir: str | os.PathLike | None = None) -> list[str]:
     # (chain, seq) pair, a million rows in memory for a million events.
     names |= set(AccessEvent.objects.order_by().values_list("chain", flat=True).distinct())
     names |= set(Checkpoint.objects.order_by().values_list("chain", flat=True).distinct())
-    names |= set(checkpoints.external_chains(external_dir))
+    names |= set(PurgeRecord.objects.order_by().values_list("chain", flat=True).distinct())
+    names |= set(signing.external_chains(external_dir))
     return sorted(names)
 
 
-def verify_all(*, external_dir: str | os.PathLike | None = None) -> list[Result]:
+def verify_all(
+    *, external_dir: str | os.PathLike | None = None, without_external: bool = False
+) -> list[Result]:
+    """Every chain found: a declared one is verified, any other refused. (The change history
+    is verified by `verify_changes`; `verify_audit` runs both.)"""
     return [
-        verify_chain(name, external_dir=external_dir)
+        verify_chain(name, external_dir=external_dir, without_external=without_external)
         for name in chain_names(external_dir=external_dir)
     ]
 
@@ -467,3 +821,156 @@ def duplicate_links(name: str) -> int:
     """How many prev_hash values more than one event links to (a fork); 0 when whole."""
     events = AccessEvent.objects.filter(chain=name).values("prev_hash")
     return events.annotate(n=Count("id")).filter(n__gt=1).count()
+
+
+# --- the unsigned window, checked before a checkpoint signs it ----------------------------------
+
+
+def window_problem(
+    *, chain: str, previous: Checkpoint | None, seq: int, head_hash: str
+) -> str | None:
+    """Why events up to `seq` (ending in `head_hash`) must not be signed after the checkpoint
+    `previous` (None: the chain's first), or None when every one of them checks: no gap, no
+    purge without its signed record, every event hashing and linking to the last signature."""
+    keys = signing.verify_keys()
+    if previous is not None:
+        problem = signing.checkpoint_problem(previous, keys)
+        if problem:
+            return f"the last checkpoint, at {previous.seq}, is {problem}"
+    verifier = _ChainVerifier(chain, None, without_external=True)
+    verifier.keys = keys
+    first = AccessEvent.objects.filter(chain=chain).aggregate(first=Min("seq"))["first"]
+    if first is None:
+        return f"events 1..{seq} are missing"
+    try:
+        if first > 1:
+            base = first - 1
+            record = PurgeRecord.objects.filter(chain=chain, up_to_seq=base).first()
+            if record is None or signing.signature_problem("purge", record, keys):
+                return (
+                    f"{_span(1, base, 'is', 'are')} missing, and no signed retention purge "
+                    "removed them"
+                )
+        if previous is not None and previous.seq >= first:
+            expected, prev_hash = previous.seq + 1, previous.head_hash
+            at = AccessEvent.objects.filter(chain=chain, seq=previous.seq)
+            if at.values_list("hash", flat=True).first() != previous.head_hash:
+                return (
+                    f"event {previous.seq} does not match the signed checkpoint at {previous.seq}"
+                )
+        elif previous is not None and previous.seq == first - 1:
+            expected, prev_hash = first, previous.head_hash
+        elif previous is None and first == 1:
+            expected, prev_hash = 1, GENESIS_HASH
+        else:
+            return f"events before {first} are missing and no checkpoint signs where they end"
+        verifier.last_hash = prev_hash
+        last = verifier.stream(expected, prev_hash, seq)
+    except _Broken as broken:
+        return broken.reason
+    if (last or expected - 1) != seq:
+        return f"{_span((last or expected - 1) + 1, seq, 'is', 'are')} missing"
+    if verifier.last_hash != head_hash:
+        return f"event {seq} is not the head to be signed"
+    return None
+
+
+# --- change history (django-auditlog) -----------------------------------------------------------
+
+
+def verify_changes() -> Result:
+    """Check django-auditlog's rows against their seals and the signed digests of those."""
+    return _verify_changes()
+
+
+def _verify_changes() -> Result:
+    """The change history against its seals and signed digests (unit "row")."""
+
+    keys = signing.verify_keys()
+    failures: list[tuple[int | None, str]] = []
+    now = timezone.now()
+    previous: ChangeDigest | None = None
+    digests = 0
+    for digest in ChangeDigest.objects.order_by("seq").iterator():
+        digests += 1
+        where = f"change digest {digest.seq} (rows {digest.first_entry_id}..{digest.last_entry_id})"
+        problem = signing.signature_problem("change-digest", digest, keys)
+        if problem:
+            failures.append((digest.first_entry_id, f"{where} is {problem}"))
+        expected_prev = (
+            GENESIS_HASH if previous is None else signing.record_hash("change-digest", previous)
+        )
+        if digest.seq != (previous.seq + 1 if previous else 1) or (
+            digest.prev_digest_hash != expected_prev
+        ):
+            failures.append(
+                (digest.first_entry_id, f"{where} does not follow the digest before it")
+            )
+        if digest.created_at > now + FUTURE_SKEW or (
+            previous is not None and digest.created_at < previous.created_at
+        ):
+            failures.append((digest.first_entry_id, f"{where} is dated out of order"))
+        seals = list(
+            ChangeSeal.objects.filter(digest_seq=digest.seq)
+            .order_by("entry_id")
+            .values_list("entry_id", "row_hash")
+        )
+        if len(seals) != digest.rows or history.digest_of(seals) != digest.digest:
+            failures.append((digest.first_entry_id, f"the seals of {where} were changed"))
+        previous = digest
+    erased: dict[int, str] = {}
+    for erasure in ChangeErasure.objects.iterator():
+        problem = signing.signature_problem("change-erasure", erasure, keys)
+        if problem:
+            failures.append(
+                (erasure.entry_id, f"the erasure of row {erasure.entry_id} is {problem}")
+            )
+        else:
+            erased[erasure.entry_id] = erasure.row_hash
+    columns = history._columns()
+    id_at = columns.index("id")
+    verified = unsealed = 0
+    after = 0
+    while True:
+        seals = list(
+            ChangeSeal.objects.filter(entry_id__gt=after)
+            .order_by("entry_id")
+            .values_list("entry_id", "row_hash")[: history.BATCH]
+        )
+        if not seals:
+            break
+        upto = seals[-1][0]
+        rows = {row[id_at]: row for row in history._rows("id > %s AND id <= %s", [after, upto])}
+        for entry_id, sealed_hash in seals:
+            row = rows.pop(entry_id, None)
+            if row is None:
+                if erased.get(entry_id) != sealed_hash:
+                    failures.append(
+                        (entry_id, f"change-history row {entry_id} was deleted (no signed erasure)")
+                    )
+                continue
+            if history.row_hash(columns, row) != sealed_hash:
+                failures.append((entry_id, f"change-history row {entry_id} was altered"))
+                continue
+            verified += 1
+        unsealed += len(rows)
+        after = upto
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {history.TABLE} WHERE id > %s", [after])  # noqa: S608
+        unsealed += cursor.fetchone()[0]
+    warnings = (
+        (f"{history.CHAIN_LABEL}: {unsealed} rows are not yet sealed by a signed digest",)
+        if unsealed
+        else ()
+    )
+    common: dict[str, Any] = {
+        "chain": history.CHAIN_LABEL,
+        "events": verified,
+        "checkpoints": digests,
+        "warnings": warnings,
+        "unit": "row",
+    }
+    if failures:
+        seq, reason = min(failures, key=lambda f: (f[0] is None, f[0] or 0))
+        return Result(ok=False, first_bad_seq=seq, reason=reason, **common)
+    return Result(ok=True, **common)

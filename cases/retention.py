@@ -24,6 +24,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from audit import chain
+from audit import history as change_history
 from audit.checkpoints import create_checkpoint
 from audit.models import AccessEvent
 from cases.models import (
@@ -113,7 +114,8 @@ def case_purge(*, case_id, operator: str, now: datetime.datetime | None = None) 
             purged.family_deleted = True
     for model, pks in history.items():
         content_type = ContentType.objects.get_for_model(model)
-        LogEntry.objects.filter(content_type=content_type, object_pk__in=pks).delete()
+        entries = LogEntry.objects.filter(content_type=content_type, object_pk__in=pks)
+        change_history.erase(list(entries.values_list("id", flat=True)))
 
     (purged.event,) = chain.append(
         [

@@ -265,6 +265,10 @@ SPECTACULAR_SETTINGS = {
 # a signed checkpoint every N events, and a directory outside the database for their copies.
 AUDIT_CHAIN = env_str("AUDIT_CHAIN", "paijat-hame")
 AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000)
+# ... and on a timer: the first append this many seconds after the last checkpoint (0: off).
+AUDIT_CHECKPOINT_INTERVAL = env_int("AUDIT_CHECKPOINT_INTERVAL", 60)
+# The chains this deployment declares: verify refuses any other chain it finds.
+AUDIT_CHAINS = env_list("AUDIT_CHAINS", [AUDIT_CHAIN])
 AUDIT_CHECKPOINT_DIR = env_str("AUDIT_CHECKPOINT_DIR", str(BASE_DIR / "audit-checkpoints"))
 # Hex public keys of retired audit-signing keys: their checkpoints still verify.
 AUDIT_VERIFY_KEYS = env_list("AUDIT_VERIFY_KEYS", [])

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import audit_tables
+
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -103,26 +105,9 @@ def overflows(page) -> bool:
 
 
 def empty_audit_tables() -> None:
-    """After a transactional test, before Django's flush: the access log is append-only in the
-    database (audit's trigger migration), so its rows go the way the retention purge removes
-    them, under a purge permit inside one transaction."""
-    from django.db import connection, transaction
-
-    from audit.models import AccessEvent, Checkpoint
-
-    if "audit_purgepermit" not in connection.introspection.table_names():
-        return  # no triggers here: the flush empties the tables
-    with transaction.atomic(), connection.cursor() as cursor:
-        chains = set(AccessEvent.objects.values_list("chain", flat=True))
-        chains |= set(Checkpoint.objects.values_list("chain", flat=True))
-        for chain in chains:
-            cursor.execute(
-                "INSERT INTO audit_purgepermit (chain, up_to_seq) VALUES (%s, %s)",
-                [chain, 2**62],
-            )
-        cursor.execute("DELETE FROM audit_accessevent")
-        cursor.execute("DELETE FROM audit_checkpoint")
-        cursor.execute("DELETE FROM audit_purgepermit")
+    """After a transactional test, before Django's flush: the audit tables are append-only in
+    the database, so they are emptied under purge permits (tests/audit_tables.py)."""
+    audit_tables.empty_audit_tables()
 
 
 class Api:

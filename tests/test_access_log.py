@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.test import APIClient
 
@@ -26,6 +26,7 @@ from cases.models import Case, Family, Note, Organisation, User
 from cases.seeding import demo
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
+from tests import audit_tables
 from tests.factories import access_of
 
 pytestmark = pytest.mark.django_db
@@ -398,17 +399,9 @@ def test_the_chain_verifies_after_the_whole_scenario(api, scenario):
 
 
 def empty_audit_tables() -> None:
-    """The append-only triggers refuse Django's flush after a transactional test: remove the
-    events as the retention purge does, under a permit, in one transaction."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        chains = set(AccessEvent.objects.values_list("chain", flat=True))
-        for chain in chains:
-            cursor.execute(
-                "INSERT INTO audit_purgepermit (chain, up_to_seq) VALUES (%s, %s)", [chain, 2**62]
-            )
-        cursor.execute("DELETE FROM audit_accessevent")
-        cursor.execute("DELETE FROM audit_checkpoint")
-        cursor.execute("DELETE FROM audit_purgepermit")
+    """After a transactional test, before Django's flush: the audit tables are append-only in
+    the database, so they are emptied under purge permits (tests/audit_tables.py)."""
+    audit_tables.empty_audit_tables()
 
 
 @pytest.fixture

@@ -16,11 +16,12 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection, transaction
+from django.db import connection
 
 from audit.checkpoints import external_path
 from audit.models import AccessEvent, Chain, Checkpoint
 from audit.verify import duplicate_links, verify_chain
+from tests import audit_tables
 
 CHAIN = "concurrency-test"
 PROCESSES = 4
@@ -73,19 +74,9 @@ def database_url() -> str:
 
 
 def empty_audit_tables() -> None:
-    """The append-only triggers refuse Django's flush after a transactional test, so remove
-    the events the way the retention purge does: under a permit, in one transaction."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        chains = set(AccessEvent.objects.values_list("chain", flat=True))
-        chains |= set(Checkpoint.objects.values_list("chain", flat=True))
-        for chain in chains:
-            cursor.execute(
-                "INSERT INTO audit_purgepermit (chain, up_to_seq) VALUES (%s, %s)",
-                [chain, 2**62],
-            )
-        cursor.execute("DELETE FROM audit_accessevent")
-        cursor.execute("DELETE FROM audit_checkpoint")
-        cursor.execute("DELETE FROM audit_purgepermit")
+    """After a transactional test, before Django's flush: the audit tables are append-only in
+    the database, so they are emptied under purge permits (tests/audit_tables.py)."""
+    audit_tables.empty_audit_tables()
 
 
 @pytest.fixture
@@ -99,6 +90,7 @@ def test_four_processes_appending_at_once_leave_one_unbroken_chain(
     audit_tables_emptied_afterwards, settings, tmp_path
 ):
     settings.AUDIT_CHECKPOINT_EVERY = CHECKPOINT_EVERY
+    settings.AUDIT_CHAINS = [CHAIN]  # verify refuses chains the deployment does not declare
     signals = tmp_path / "signals"
     signals.mkdir()
     env = os.environ | {

@@ -87,6 +87,28 @@ def verify_audit_fails() -> str:
     return stderr.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def _declared_chains(settings):
+    """The chains these tests write to are the deployment's (verify refuses any other)."""
+    settings.AUDIT_CHAINS = [CHAIN, "another-area"]
+
+
+def forged_checkpoint(*, seq: int, head_hash: str, signer, key_id: str) -> Checkpoint:
+    """A checkpoint row inserted by someone holding `signer` (not the deployment's key)."""
+    checkpoint = Checkpoint(
+        chain=CHAIN,
+        seq=seq,
+        head_hash=head_hash,
+        prev_checkpoint_hash=checkpoints.record_hash(
+            "checkpoint", Checkpoint.objects.filter(chain=CHAIN, seq__lt=seq).last()
+        ),
+        key_id=key_id,
+    )
+    checkpoint.signature = signer.sign(checkpoints.message("checkpoint", checkpoint)).hex()
+    checkpoint.save(force_insert=True)
+    return checkpoint
+
+
 @pytest.fixture
 def write_checkpoints_outside(django_capture_on_commit_callbacks):
     """Run on-commit callbacks (the external checkpoint copies) as a real commit would."""
@@ -158,7 +180,17 @@ def test_a_checkpoint_is_signed_every_n_events_and_copied_outside_the_database(l
     assert [(c["seq"], c["head_hash"], c["signature"]) for c in copies] == [
         (c.seq, c.head_hash, c.signature) for c in stored
     ]
-    assert set(copies[0]) == {"chain", "seq", "head_hash", "created_at", "key_id", "signature"}
+    # Every signed field, the checkpoint's id and the hash of the one before it included.
+    assert set(copies[0]) == {
+        "id",
+        "chain",
+        "seq",
+        "head_hash",
+        "created_at",
+        "prev_checkpoint_hash",
+        "key_id",
+        "signature",
+    }
 
 
 def test_a_batch_crossing_a_multiple_of_n_is_checkpointed_at_its_head(db, settings):
@@ -209,13 +241,11 @@ def test_audit_checkpoint_refuses_an_unknown_chain(db):
 def test_a_checkpoint_with_a_forged_signature_fails(log):
     """Inserting is allowed, so no trigger stands in the way: only the signature does."""
     forger = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(OTHER_SEED))
-    message = checkpoints.message(chain=CHAIN, seq=7, head_hash=log[6].hash)
-    Checkpoint.objects.create(
-        chain=CHAIN,
+    forged_checkpoint(
         seq=7,
         head_hash=log[6].hash,
+        signer=forger,
         key_id=checkpoints.key_id(checkpoints.signing_key().public_key()),
-        signature=forger.sign(message).hex(),
     )
 
     result = verify_chain(CHAIN)
@@ -227,13 +257,8 @@ def test_a_checkpoint_with_a_forged_signature_fails(log):
 
 def test_a_checkpoint_signed_by_an_unknown_key_fails(log):
     forger = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(OTHER_SEED))
-    message = checkpoints.message(chain=CHAIN, seq=7, head_hash=log[6].hash)
-    Checkpoint.objects.create(
-        chain=CHAIN,
-        seq=7,
-        head_hash=log[6].hash,
-        key_id=checkpoints.key_id(forger.public_key()),
-        signature=forger.sign(message).hex(),
+    forged_checkpoint(
+        seq=7, head_hash=log[6].hash, signer=forger, key_id=checkpoints.key_id(forger.public_key())
     )
 
     result = verify_chain(CHAIN)
@@ -261,13 +286,15 @@ def test_after_key_rotation_old_checkpoints_verify_only_with_the_old_public_key(
     with write_checkpoints_outside():
         append_events(12)
 
+    # Rotated as documented: the retired public key stays among the verify keys (the next
+    # checkpoint checks the last one's signature before signing after it).
     settings.AUDIT_SIGNING_KEY = ROTATED_SEED
-    settings.AUDIT_VERIFY_KEYS = []
+    settings.AUDIT_VERIFY_KEYS = [public_hex(OTHER_SEED)]
     with write_checkpoints_outside():
         append_events(3)
-    without_old_key = verify_chain(CHAIN)
-    settings.AUDIT_VERIFY_KEYS = [public_hex(OTHER_SEED)]
     with_old_key = verify_chain(CHAIN)
+    settings.AUDIT_VERIFY_KEYS = []
+    without_old_key = verify_chain(CHAIN)
 
     assert (without_old_key.ok, without_old_key.first_bad_seq) == (False, 5)
     assert "unknown key" in without_old_key.reason
@@ -544,16 +571,19 @@ def old_log(db, settings, write_checkpoints_outside):
         for seq in range(1, 11):
             when = days_ago(730 if seq <= 5 else 300)
             (event,) = append([new_event(created_at=when)], chain=CHAIN)
-            if seq % 5 == 0:
-                key_id, signature = checkpoints.sign(chain=CHAIN, seq=seq, head_hash=event.hash)
-                checkpoint = Checkpoint.objects.create(
+            if seq % 5 == 0:  # signed with the key, as the app did then
+                previous = Checkpoint.objects.filter(chain=CHAIN).last()
+                checkpoint = Checkpoint(
                     chain=CHAIN,
                     seq=seq,
                     head_hash=event.hash,
                     created_at=when,
-                    key_id=key_id,
-                    signature=signature,
+                    prev_checkpoint_hash=(
+                        checkpoints.record_hash("checkpoint", previous) if previous else "0" * 64
+                    ),
                 )
+                checkpoints.sign_record("checkpoint", checkpoint)
+                checkpoint.save(force_insert=True)
                 checkpoints.write_external(checkpoint)
         settings.AUDIT_CHECKPOINT_EVERY = 5
         append_events(2)

@@ -528,6 +528,7 @@ def test_verify_audit_accepts_old_checkpoints_after_the_signing_key_rotates(
     db, settings, django_capture_on_commit_callbacks
 ):
     settings.AUDIT_CHECKPOINT_EVERY = 5
+    settings.AUDIT_CHAINS = ["rotation-test"]  # verify refuses chains not declared
     settings.AUDIT_SIGNING_KEY = OLD_AUDIT_SEED
     with django_capture_on_commit_callbacks(execute=True):
         append_access_events(10)

@@ -1,19 +1,22 @@
 """`manage.py purge_audit --before YYYY-MM-DD`: the retention purge of the access log.
 
-This is the only way events leave the log. The cut is always at a signed point: the newest
-checkpoint created before the given date. Events 1..cut are deleted; their checkpoints are kept,
-so the checkpoint at the cut still vouches for the hash the first remaining event links to.
-Everything happens in one transaction holding the chain head's lock:
+This is the only way events leave the log. The cut is always at a signed point, taken from
+signed data only: the newest checkpoint whose signature (which covers its time) verifies and
+that was created before the given date. Events up to the cut are deleted; their checkpoints are
+kept, so the checkpoint at the cut still vouches for the hash the first remaining event links
+to. Everything happens in one transaction holding the chain head's lock:
 
-1. the chain is verified first (a broken chain is not purged: that would destroy evidence);
-2. a row (chain, cut) goes into `audit_purgepermit`, the one thing the append-only triggers let
-   through, and only for that chain's events up to the cut;
-3. the events are deleted and the permit row is removed again (no other session sees it);
+1. the chain is verified first, with its external copy (a broken chain is not purged: that
+   would destroy evidence);
+2. a purge record naming the range and the checkpoint it cuts at is signed with the key and
+   stored (`audit_purgerecord`, append-only);
+3. a row (chain, cut) goes into `audit_purgepermit`, the one thing the append-only triggers let
+   through, and only for that chain's events up to the cut; the events are deleted and the
+   permit row is removed again (no other session sees it);
 4. an event recording the purge is appended (resource "audit-purge", purpose "retention purge
-   up to sequence <cut>"), and a checkpoint signs it.
+   up to sequence <cut>") for the reader of the log, and a checkpoint signs it.
 
-`verify_audit` accepts a chain starting at cut + 1 only with both the checkpoint at the cut and
-that signed purge event.
+`verify_audit` accepts a chain starting at cut + 1 only with the signed purge record.
 """
 
 import argparse
@@ -26,7 +29,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from audit.chain import append
-from audit.checkpoints import create_checkpoint
+from audit.checkpoints import checkpoint_problem, create_checkpoint, create_purge_record
 from audit.models import AccessEvent, Chain, Checkpoint
 from audit.verify import PURGE_RESOURCE, purge_purpose, verify_chain
 
@@ -55,11 +58,11 @@ def purge_chain(*, chain: str, before: datetime.datetime, operator: str, dry_run
         raise CommandError(f"Not purging a broken chain: {result}")
     with transaction.atomic():
         head = Chain.locked_head(chain)
-        cut_at = (
-            Checkpoint.objects.filter(chain=chain, seq__lte=head.head_seq, created_at__lt=before)
-            .order_by("-seq")
-            .first()
-        )
+        candidates = Checkpoint.objects.filter(
+            chain=chain, seq__lte=head.head_seq, created_at__lt=before
+        ).order_by("-seq")
+        # Only a checkpoint whose signature verifies: its time is signed with it.
+        cut_at = next((c for c in candidates.iterator() if checkpoint_problem(c) is None), None)
         first = AccessEvent.objects.filter(chain=chain).aggregate(first=Min("seq"))["first"]
         if cut_at is None or first is None or first > cut_at.seq:
             return None
@@ -67,6 +70,7 @@ def purge_chain(*, chain: str, before: datetime.datetime, operator: str, dry_run
         if dry_run:
             count = AccessEvent.objects.filter(chain=chain, seq__lte=cut).count()
             return cut, count, None
+        create_purge_record(checkpoint=cut_at, first_seq=first, operator=operator)
         table = AccessEvent._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
