@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit import sequencer
 from audit.verify import verify_all, verify_chain
 
 
@@ -35,5 +36,7 @@ class Command(BaseCommand):
                 self.stdout.write(str(result))
             else:
                 self.stderr.write(str(result))
+        for name, waiting in sequencer.unsequenced_counts().items():
+            self.stdout.write(f"chain {name}: {waiting} events not yet sequenced (not verified)")
         if broken:
             raise CommandError(f"The access log is broken in {len(broken)} chain(s).")
