@@ -13,10 +13,9 @@ One sequencer per chain is the leader, elected with a PostgreSQL session advisor
 (`pg_try_advisory_lock`): every app server starts one (`start_in_background`, from the
 `post_worker_init` hook of gunicorn.conf.py) or runs `manage.py run_sequencer`, and only the
 holder works; when its process dies the database drops its session and the lock, and the next
-to try leads. The lock
-only saves wasted work: correctness rests on the head row lock, so even two sequencers at once
-could not fork the chain or chain an event twice (the second one reads the intake after the
-first one's commit). A sequencer killed mid-batch leaves nothing: its transaction rolls back,
+to try leads. The lock only saves wasted work: correctness rests on the head row lock, so even
+two sequencers at once could not fork the chain or chain an event twice (the second one reads
+the intake after the first one's commit). A sequencer killed mid-batch leaves nothing: its transaction rolls back,
 the events stay in the intake, the next leader chains them.
 
 In inline sequencing (the default on SQLite, whose single writer gains nothing from a queue)
