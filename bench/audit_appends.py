@@ -12,7 +12,7 @@ connection each) committing as fast as they can:
   intake: same columns and indexes);
 - logged: the same into the intake, while one sequencer process (`audit.sequencer.run`, as
   `manage.py run_sequencer` runs it) chains them; the sequencing delay of each event is the
-  time from its creation in the writer to the commit of the batch that chained it;
+  time from the commit of its writer's transaction to the commit of the batch that chained it;
 - locked (the write path before issue 13, for reference): `audit.chain.append` in the
   writer's transaction, the chain head's row lock held through commit.
 
@@ -109,15 +109,16 @@ def writer(mode, chain, worker, seconds, ready, start, counts) -> None:
     if mode == "floor":
         PendingEvent._meta.db_table = "bench_floor"  # the same code, a table with no chain
     write = audit_chain.append if mode == "locked" else sequencer.submit
-    number = 0
+    committed: dict[uuid.UUID, float] = {}
     ready.release()
     start.wait()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        event = a_read(worker, len(committed))
         with transaction.atomic():  # the request's own transaction
-            write([a_read(worker, number)], chain=chain)
-        number += 1
-    counts.put(number)
+            write([event], chain=chain)
+        committed[event.pk] = time.time()
+    counts.put(committed)
     connections.close_all()
 
 
@@ -125,11 +126,11 @@ def sequencer_process(chain, stop_flag, delays) -> None:
     connections.close_all()
     stop = threading.Event()
     threading.Thread(target=lambda: (stop_flag.wait(), stop.set()), daemon=True).start()
-    seen: list[float] = []
+    seen: dict[uuid.UUID, float] = {}
 
     def on_batch(name, events):
-        now = time.time()
-        seen.extend(now - event.created_at.timestamp() for event in events)
+        now = time.time()  # the batch has committed
+        seen.update((event.pk, now) for event in events)
 
     sequencer.run([chain], stop=stop, on_batch=on_batch)
     delays.put(seen)
@@ -153,9 +154,12 @@ def phase(mode: str, chain: str, writers: int, seconds: float) -> tuple[float, l
     for _ in procs:
         ready.acquire()
     start.set()
-    total = sum(counts.get() for _ in procs)
+    committed: dict[uuid.UUID, float] = {}
+    for _ in procs:
+        committed.update(counts.get())
     for proc in procs:
         proc.join()
+    total = len(committed)
     waited: list[float] = []
     if helper is not None:
         deadline = time.monotonic() + 120
@@ -163,8 +167,9 @@ def phase(mode: str, chain: str, writers: int, seconds: float) -> tuple[float, l
             time.sleep(0.05)
         connections.close_all()
         stop_flag.set()
-        waited = delays.get()
+        sequenced = delays.get()
         helper.join()
+        waited = [sequenced[pk] - at for pk, at in committed.items()]
     return total / seconds, waited
 
 
@@ -241,8 +246,8 @@ def main() -> None:
         f"{version}, {os.cpu_count()} cores (shared), `synchronous_commit` as configured; "
         f"{args.seconds:g} s per phase, each writer a process committing one event per "
         "transaction; one sequencer process. Floor: the same rows through the same code into a "
-        "plain table with no chain. Delay: from an event's creation to the commit of the "
-        "sequencer's batch that chained it. Locked: the write path before issue 13 "
+        "plain table with no chain. Delay: from the commit of an event's transaction to the "
+        "commit of the sequencer's batch that chained it. Locked: the write path before issue 13 "
         "(`chain.append` in the request's transaction).",
         "",
         "| N | floor ev/s | logged ev/s | logged / floor | delay p50 ms | delay p99 ms "
