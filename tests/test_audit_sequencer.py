@@ -249,7 +249,7 @@ def sequencer_backend(conn: psycopg.Connection) -> int | None:
     """The pid of a session waiting for a row lock in the middle of deleting intake rows."""
     row = conn.execute(
         "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-        "AND query LIKE 'DELETE FROM \"audit_pendingevent\"%%'"
+        "AND query LIKE 'DELETE FROM audit_pendingevent %%'"
     ).fetchone()
     return row[0] if row else None
 
