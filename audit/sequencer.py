@@ -72,10 +72,10 @@ def sequence_batch(name: str, limit: int | None = None, *, look: bool = True) ->
     with transaction.atomic():
         head = Chain.locked_head(name)
         # Read under the lock: rows another sequencer chained before we got it are gone.
-        rows = list(waiting.order_by("created_at", "id")[:limit])
-        if not rows:
+        rows = waiting.order_by("created_at", "id").values_list(*_INTAKE_FIELDS)[:limit]
+        events = [AccessEvent(**dict(zip(_INTAKE_FIELDS, row, strict=True))) for row in rows]
+        if not events:
             return []
-        events = [AccessEvent(**{f: getattr(row, f) for f in _INTAKE_FIELDS}) for row in rows]
         audit_chain._link(events, name, head)
         ids = [event.pk for event in events]
         if connection.vendor == "postgresql":

@@ -4,7 +4,8 @@ with a floor, one event per transaction as a request writes it.
     BENCH_PG=koordinointi_bench .venv/bin/python bench/audit_appends.py [--seconds 5]
         [--writers 1,2,4,8,16] [--no-locked] [--output docs/benchmarks.md]
 
-For each N, three phases of `--seconds` each, with N writer processes (forked, one database
+For each N, three phases of `--seconds` each (in `--rounds` slices, interleaved so that the
+machine's drift hits all three alike), with N writer processes (forked, one database
 connection each) committing as fast as they can:
 
 - floor: the writers insert the very rows a request logs, through the same code
@@ -208,7 +209,8 @@ def write_output(path: Path, text: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=6.0, help="Per phase and N, in all.")
+    parser.add_argument("--rounds", type=int, default=3, help="Interleaved slices per phase.")
     parser.add_argument("--writers", default="1,2,4,8,16")
     parser.add_argument("--no-locked", action="store_true", help="Skip the locked reference.")
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
@@ -219,10 +221,18 @@ def main() -> None:
     reset_database()
     rows = []
     all_ok = True
+    slice_seconds = args.seconds / args.rounds
     for n in [int(part) for part in args.writers.split(",")]:
-        floor, _ = phase("floor", "floor", n, args.seconds)
-        logged, delays = phase("logged", f"logged-{n}", n, args.seconds)
-        locked = None if args.no_locked else phase("locked", f"locked-{n}", n, args.seconds)[0]
+        floor = logged = locked_sum = 0.0
+        delays: list[float] = []
+        for _ in range(args.rounds):  # interleaved, so that the machine's drift hits all alike
+            floor += phase("floor", "floor", n, slice_seconds)[0] / args.rounds
+            rate, waited = phase("logged", f"logged-{n}", n, slice_seconds)
+            logged += rate / args.rounds
+            delays += waited
+            if not args.no_locked:
+                locked_sum += phase("locked", f"locked-{n}", n, slice_seconds)[0] / args.rounds
+        locked = None if args.no_locked else locked_sum
         problems = chain_problems(f"logged-{n}", round(logged * args.seconds))
         if locked is not None:
             problems += chain_problems(f"locked-{n}", round(locked * args.seconds))
@@ -244,11 +254,12 @@ def main() -> None:
         "## Access-log appends with N writers (issue 13): `bench/audit_appends.py`",
         "",
         f"{version}, {os.cpu_count()} cores (shared), `synchronous_commit` as configured; "
-        f"{args.seconds:g} s per phase, each writer a process committing one event per "
-        "transaction; one sequencer process. Floor: the same rows through the same code into a "
-        "plain table with no chain. Delay: from the commit of an event's transaction to the "
-        "commit of the sequencer's batch that chained it. Locked: the write path before issue 13 "
-        "(`chain.append` in the request's transaction).",
+        f"{args.seconds:g} s per phase in {args.rounds} interleaved slices, each writer a "
+        "process committing one event per transaction; one sequencer process. Floor: the "
+        "same rows through the same code into a plain table with no chain. Delay: from the "
+        "commit of an event's transaction to the commit of the sequencer's batch that chained "
+        "it. Locked: the write path before issue 13 (`chain.append` in the request's "
+        "transaction).",
         "",
         "| N | floor ev/s | logged ev/s | logged / floor | delay p50 ms | delay p99 ms "
         "| delay max ms | locked ev/s (before) | chains |",
