@@ -39,3 +39,12 @@ errorlog = os.environ.get("GUNICORN_ERROR_LOG", "-")
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Method, path without its query string, status, bytes, time in microseconds.
 access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(D)sus'
+
+
+def post_worker_init(worker):
+    """Each worker, once the app is loaded, starts the access log's sequencer thread (background
+    sequencing only): an advisory lock lets one of all the app servers' workers lead per chain,
+    and another takes over when it goes (audit/sequencer.py)."""
+    from audit import sequencer
+
+    sequencer.start_in_background()

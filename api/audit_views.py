@@ -326,11 +326,17 @@ class VerifyChainSerializer(serializers.Serializer):
     checkpoints = serializers.IntegerField()
     first_bad_seq = serializers.IntegerField(allow_null=True)
     reason = serializers.CharField(allow_blank=True)
+    unsequenced = serializers.IntegerField(
+        help_text="Events committed but not yet on the chain (the sequencer chains them soon)."
+    )
 
 
 class VerifySerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     chains = VerifyChainSerializer(many=True)
+    unsequenced = serializers.IntegerField(
+        help_text="Events of all chains committed but not yet sequenced (not yet verifiable)."
+    )
 
 
 class AuditVerifyView(AuditorMixin, generics.GenericAPIView):
@@ -344,7 +350,12 @@ class AuditVerifyView(AuditorMixin, generics.GenericAPIView):
     @extend_schema(responses={200: VerifySerializer, **DENIED})
     def get(self, request):
         results = audit_verify.verify_all()
-        body = {"ok": all(r.ok for r in results), "chains": [r.as_dict() for r in results]}
+        waiting = selectors.unsequenced_events()
+        body = {
+            "ok": all(r.ok for r in results),
+            "chains": [r.as_dict() | {"unsequenced": waiting.get(r.chain, 0)} for r in results],
+            "unsequenced": sum(waiting.values()),
+        }
         return Response(VerifySerializer(body).data)
 
 

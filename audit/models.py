@@ -148,6 +148,49 @@ class AccessEvent(models.Model):
         return bool(self.disclosed_from)
 
 
+class PendingEvent(models.Model):
+    """An access event committed by its request but not yet chained (the sequencer's intake).
+
+    Requests only insert here, in their own transaction, and take no lock that other requests
+    wait for; the sequencer (audit/sequencer.py) moves rows into AccessEvent, with seq and
+    hashes, and deletes them here in the same transaction. Triggers refuse UPDATE, and DELETE
+    of a row whose event (same id) is not in the chain, so an event can leave the intake only
+    by being chained. The columns are AccessEvent's without seq, prev_hash and hash
+    (tests/test_audit_sequencer.py keeps the two in step).
+    """
+
+    id = StoredUUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    chain = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    user_id = StoredUUIDField(null=True, blank=True)
+    username = models.CharField(max_length=150, blank=True)
+    organisation_id = StoredUUIDField(null=True, blank=True)
+    role = models.CharField(
+        max_length=20, choices=AccessEvent.Role.choices, default=AccessEvent.Role.NONE
+    )
+    case_id = StoredUUIDField(null=True, blank=True)
+    family_id = StoredUUIDField(null=True, blank=True)
+    controller_id = StoredUUIDField(null=True, blank=True)
+    resource = models.CharField(max_length=50)
+    categories = models.JSONField(default=list)
+    action = models.CharField(max_length=10, choices=AccessEvent.Action.choices)
+    outcome = models.CharField(max_length=10, choices=AccessEvent.Outcome.choices)
+    purpose = models.CharField(max_length=200, blank=True)
+    emergency = models.BooleanField(default=False)
+    disclosed_from = models.JSONField(default=list)
+    consents = models.JSONField(default=list)
+    request_id = models.CharField(max_length=64, blank=True)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["chain", "created_at"])]
+        verbose_name = _("access event not yet sequenced")
+        verbose_name_plural = _("access events not yet sequenced")
+
+    def __str__(self):
+        return f"{self.chain}#? {self.username} {self.action} {self.outcome}"
+
+
 # The fields covered by an event's hash (every column but prev_hash, which is hashed in front,
 # and the hash itself). Changing this list breaks verification of existing chains.
 HASHED_FIELDS = [

@@ -1,10 +1,12 @@
 """Collects the reads of one request and writes them to the access log.
 
 Views (through api.audit.AuditedMixin, and the portal) call `recorder_for(request)` and note
-what they showed or refused. A successful request's events are appended inside the request's
+what they showed or refused. A successful request's events are written inside the request's
 own transaction, so data is never shown without its log entry; the events of a failed request
-are appended by `AccessLogMiddleware` after that transaction has rolled back, so a refused or
-failed read is logged all the same.
+are written by `AccessLogMiddleware` after that transaction has rolled back, so a refused or
+failed read is logged all the same. "Written" is `audit.sequencer.submit`: into the intake, for
+the sequencer to chain within a fraction of a second (background sequencing, PostgreSQL), or
+onto the chain at once (inline, SQLite).
 
 A list logs one event per case (or family) it returned, so that each family's history and each
 auditor's organisation scope are plain filters on the log.
@@ -15,7 +17,7 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from types import SimpleNamespace
 
-from audit import chain
+from audit import sequencer
 from audit.models import AccessEvent
 
 HEADER_REQUEST_ID = "HTTP_X_REQUEST_ID"
@@ -122,7 +124,7 @@ class AccessRecorder:
             for event in events:
                 if event.case_id in known and event.family_id is None:
                     event.family_id, event.controller_id = known[event.case_id]
-        return chain.append(events)
+        return sequencer.submit(events)
 
 
 # The recorder of the request being handled, so that a service can log what it does in the
@@ -133,7 +135,7 @@ _current: ContextVar[AccessRecorder | None] = ContextVar("access_recorder", defa
 def note_allowed(*, actor, case, access, resource: str, action: str) -> None:
     """Log, from a service, a domain event that auditors need (an emergency access opened):
     into the current request's recorder, written with the request's transaction, or, outside
-    a request (a management command), appended at once in the caller's transaction."""
+    a request (a management command), written at once in the caller's transaction."""
     recorder = _current.get()
     if recorder is not None:
         recorder.allowed(case=case, access=access, resource=resource, action=action)

@@ -16,6 +16,7 @@ from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, 
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, RowNumber
 from django.utils import timezone
 
+from audit import sequencer
 from audit.models import AccessEvent
 from cases.models import Case, Family, Organisation, OrganisationMembership, User
 
@@ -24,6 +25,13 @@ Outcome = AccessEvent.Outcome
 
 # Roles that read a case as part of its care: the family itself and its network.
 NETWORK_ROLES = (Role.RESPONSIBLE, Role.MEMBER, Role.GUARDIAN)
+
+
+def unsequenced_events() -> dict[str, int]:
+    """Events committed by their requests but not yet on the chain, by chain: the access
+    histories and the auditor's event list show them once the sequencer has chained them (a
+    fraction of a second), verify reports how many wait."""
+    return sequencer.unsequenced_counts()
 
 
 # --- Access histories ---------------------------------------------------------------------------

@@ -63,6 +63,7 @@ from audit.models import (
     ChangeErasure,
     ChangeSeal,
     Checkpoint,
+    PendingEvent,
     PurgeRecord,
 )
 
@@ -354,11 +355,9 @@ class Result:
 
 
 def unsequenced_count(name: str) -> int:
-    """Events of the chain waiting for a sequence number: rows with seq NULL, where such a
-    column can be NULL; 0 otherwise. (Hook for the sequencer: it may count its intake here.)"""
-    if not AccessEvent._meta.get_field("seq").null:
-        return 0
-    return AccessEvent.objects.filter(chain=name, seq__isnull=True).count()
+    """Events of the chain committed by their requests but still in the sequencer's intake:
+    not yet chained, so not yet verifiable."""
+    return PendingEvent.objects.filter(chain=name).count()
 
 
 def _span(first: int, last: int, singular: str, plural: str) -> str:

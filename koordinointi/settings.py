@@ -37,6 +37,16 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {value!r}")
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     if value is None or value == "":
@@ -270,6 +280,20 @@ AUDIT_CHECKPOINT_INTERVAL = env_int("AUDIT_CHECKPOINT_INTERVAL", 60)
 # The chains this deployment declares: verify refuses any other chain it finds.
 AUDIT_CHAINS = env_list("AUDIT_CHAINS", [AUDIT_CHAIN])
 AUDIT_CHECKPOINT_DIR = env_str("AUDIT_CHECKPOINT_DIR", str(BASE_DIR / "audit-checkpoints"))
+# How a request's events reach the chain (audit/sequencer.py): "background" inserts them into
+# the intake in the request's own transaction and a sequencer (one per chain, elected through a
+# PostgreSQL advisory lock; `manage.py run_sequencer` or the thread every app server starts)
+# chains them in batches; "inline" chains them in the request's transaction under the chain
+# head's lock (SQLite's single writer loses nothing by it).
+AUDIT_SEQUENCING = env_str(
+    "AUDIT_SEQUENCING",
+    "background" if DATABASES["default"]["ENGINE"].endswith("postgresql") else "inline",
+)
+if AUDIT_SEQUENCING not in ("background", "inline"):
+    raise ImproperlyConfigured("AUDIT_SEQUENCING must be 'background' or 'inline'.")
+# The sequencer looks for new events this often (seconds), and chains at most this many a batch.
+AUDIT_SEQUENCER_INTERVAL = env_float("AUDIT_SEQUENCER_INTERVAL", 0.05)
+AUDIT_SEQUENCER_BATCH = env_int("AUDIT_SEQUENCER_BATCH", 1000)
 # Hex public keys of retired audit-signing keys: their checkpoints still verify.
 AUDIT_VERIFY_KEYS = env_list("AUDIT_VERIFY_KEYS", [])
 

@@ -16,10 +16,14 @@ SIGNED_TABLES = [
 
 
 def empty_audit_tables() -> None:
-    from audit.models import AccessEvent, Checkpoint
+    from audit.models import AccessEvent, Checkpoint, PendingEvent
+    from audit.sequencer import sequence_pending
 
     if "audit_purgepermit" not in connection.introspection.table_names():
         return  # no triggers here: the flush empties the tables
+    # The intake lets go of chained events only: what waits there is chained first.
+    for chain in set(PendingEvent.objects.values_list("chain", flat=True)):
+        sequence_pending(chain)
     with transaction.atomic(), connection.cursor() as cursor:
         chains = set(AccessEvent.objects.values_list("chain", flat=True))
         chains |= set(Checkpoint.objects.values_list("chain", flat=True))

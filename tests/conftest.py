@@ -269,6 +269,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.line(f"log scan: {tally['records']} log records, no personal data in them")
 
 
+@pytest.fixture(autouse=True)
+def _inline_audit_sequencing(settings):
+    """The suite's tests read the chain right after a request, so requests chain their events
+    at once (inline) on both databases; background sequencing, the default on PostgreSQL, is
+    tested in tests/test_audit_sequencer.py and measured by bench/audit_appends.py."""
+    settings.AUDIT_SEQUENCING = "inline"
+
+
 # --- What does not depend on the database runs once --------------------------------------------
 
 _DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server"}

@@ -577,8 +577,10 @@ def test_verify_reports_a_whole_log_and_then_the_first_tampered_event(api, world
                 "checkpoints": 0,
                 "first_bad_seq": None,
                 "reason": "",
+                "unsequenced": 0,
             }
         ],
+        "unsequenced": 0,
     }
 
     # An attacker with the database owner's rights (the triggers come back with the rollback).

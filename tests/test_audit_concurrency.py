@@ -3,14 +3,20 @@
 Four separate processes (each its own Django, its own database connection) append 250 events
 each, one append per event as real requests do, to the test database itself. On PostgreSQL the
 chain head's row lock serialises them; on SQLite the immediate transactions do.
+
+In background sequencing the four only insert into the intake, each event in its own
+transaction as a request does, while two `manage.py run_sequencer` processes run (on PostgreSQL
+one leads through the advisory lock; on SQLite both work, serialised by the database lock).
 """
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 import time
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,6 +26,7 @@ from django.db import connection
 
 from audit.checkpoints import external_path
 from audit.models import AccessEvent, Chain, Checkpoint
+from audit.sequencer import unsequenced_count
 from audit.verify import duplicate_links, verify_chain
 from tests import audit_tables
 
@@ -34,8 +41,11 @@ CHILD = textwrap.dedent(
     import django
 
     django.setup()
+    from django.db import transaction
+
     from audit.chain import append
     from audit.models import AccessEvent
+    from audit.sequencer import submit
 
     worker, chain = os.environ["WORKER"], os.environ["CHAIN"]
     open(os.path.join(os.environ["SIGNALS"], f"ready-{worker}"), "w").close()
@@ -54,7 +64,11 @@ CHILD = textwrap.dedent(
             username=f"worker-{worker}",
             request_id=f"{worker}-{number}",
         )
-        append([event], chain=chain)
+        if os.environ.get("SUBMIT"):
+            with transaction.atomic():  # as a request's own transaction
+                submit([event], chain=chain)
+        else:
+            append([event], chain=chain)
     print(f"appended {count}")
     """
 )
@@ -147,3 +161,84 @@ def test_four_processes_appending_at_once_leave_one_unbroken_chain(
     result = verify_chain(CHAIN)  # against the external copies the processes wrote, too
     assert result.ok, result
     assert (result.events, result.checkpoints) == (total, total // CHECKPOINT_EVERY)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_four_writers_and_two_sequencers_in_the_background_leave_one_unbroken_chain(
+    audit_tables_emptied_afterwards, settings, tmp_path
+):
+    settings.AUDIT_CHECKPOINT_EVERY = CHECKPOINT_EVERY
+    settings.AUDIT_CHAINS = [CHAIN]  # verify refuses chains the deployment does not declare
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "koordinointi.settings",
+        "DATABASE_URL": database_url(),
+        "AUDIT_CHECKPOINT_EVERY": str(CHECKPOINT_EVERY),
+        "AUDIT_CHECKPOINT_DIR": settings.AUDIT_CHECKPOINT_DIR,
+        "AUDIT_SEQUENCING": "background",
+        "AUDIT_SEQUENCER_INTERVAL": "0.02",
+        "AUDIT_SEQUENCER_BATCH": "64",
+        "CHAIN": CHAIN,
+        "COUNT": str(EVENTS_EACH),
+        "SIGNALS": str(signals),
+        "SUBMIT": "1",
+    }
+    popen = partial(
+        subprocess.Popen,
+        cwd=django_settings.BASE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    command = [sys.executable, "manage.py", "run_sequencer", "--chain", CHAIN]
+    sequencers = [popen(command, env=env) for _ in range(2)]
+    writers = [
+        popen([sys.executable, "-c", CHILD], env=env | {"WORKER": str(worker)})
+        for worker in range(PROCESSES)
+    ]
+    total = PROCESSES * EVENTS_EACH
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(signals.glob("ready-*"))) < PROCESSES:
+            assert all(child.poll() is None for child in writers), "a writer died early"
+            assert time.monotonic() < deadline, "the writers did not start"
+            time.sleep(0.01)
+        (signals / "start").touch()
+        outputs = [child.communicate(timeout=120) for child in writers]
+        deadline = time.monotonic() + 60
+        while unsequenced_count(CHAIN) or AccessEvent.objects.filter(chain=CHAIN).count() < total:
+            assert all(s.poll() is None for s in sequencers), "a sequencer died"
+            assert time.monotonic() < deadline, "the sequencers did not chain everything"
+            time.sleep(0.05)
+    finally:
+        for child in [*writers, *sequencers]:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in [*writers, *sequencers]:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+    for child, (out, err) in zip(writers, outputs, strict=True):
+        assert child.returncode == 0, err
+        assert out.strip() == f"appended {EVENTS_EACH}"
+    for child in sequencers:
+        assert child.returncode == 0, child.stderr.read() if child.stderr else ""
+    seqs = list(
+        AccessEvent.objects.filter(chain=CHAIN).order_by("seq").values_list("seq", flat=True)
+    )
+    assert seqs == list(range(1, total + 1))
+    assert duplicate_links(CHAIN) == 0
+    requests = set(AccessEvent.objects.filter(chain=CHAIN).values_list("request_id", flat=True))
+    assert requests == {f"{w}-{n}" for w in range(PROCESSES) for n in range(EVENTS_EACH)}
+    assert Chain.objects.get(name=CHAIN).head_seq == total
+    checkpoint_seqs = sorted(Checkpoint.objects.filter(chain=CHAIN).values_list("seq", flat=True))
+    copies = external_path(CHAIN).read_text().splitlines()
+    assert sorted(json.loads(line)["seq"] for line in copies) == checkpoint_seqs
+    assert checkpoint_seqs[-1] > total - CHECKPOINT_EVERY  # batches end past each multiple
+    result = verify_chain(CHAIN)
+    assert result.ok, result
+    assert (result.events, result.checkpoints) == (total, len(checkpoint_seqs))

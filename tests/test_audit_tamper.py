@@ -223,7 +223,7 @@ SQLITE_SPELLINGS = {
 }
 
 
-@pytest.mark.skipif(not SQLITE, reason="SQLite stores these columns as text")
+@pytest.mark.sqlite_only  # SQLite stores these columns as text
 @pytest.mark.parametrize("spelling", SQLITE_SPELLINGS, ids=list(SQLITE_SPELLINGS))
 def test_a_value_in_another_spelling_is_caught_on_sqlite_with_its_column(log, spelling):
     column, respell = SQLITE_SPELLINGS[spelling]
@@ -242,7 +242,7 @@ def test_a_value_in_another_spelling_is_caught_on_sqlite_with_its_column(log, sp
     caught(verify_chain(CHAIN), 7, f"its {column} stored as", "not in its canonical form")
 
 
-@pytest.mark.skipif(SQLITE, reason="the PostgreSQL side of the spelling cases")
+@pytest.mark.postgresql_only  # the PostgreSQL side of the spelling cases
 def test_postgresql_holds_one_spelling_of_a_uuid_and_a_time(log):
     """What SQLite's text columns let through, PostgreSQL's types normalise: the re-cased UUID
     and the 'T' time are the same value there, and verify stays whole."""
@@ -260,7 +260,7 @@ def test_postgresql_holds_one_spelling_of_a_uuid_and_a_time(log):
     assert verify_chain(CHAIN).ok
 
 
-@pytest.mark.skipif(not SQLITE, reason="only SQLite can store a suffixed UUID")
+@pytest.mark.sqlite_only  # only SQLite can store a suffixed UUID
 def test_a_suffixed_uuid_does_not_make_the_auditors_event_list_fail(db, api, settings):
     """The auditor still gets the list (the damaged value shown as stored), and verify names
     the event."""

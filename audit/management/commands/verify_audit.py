@@ -3,6 +3,7 @@ and the change history against its seals."""
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit import sequencer
 from audit.verify import verify_all, verify_chain, verify_changes
 
 
@@ -58,5 +59,7 @@ class Command(BaseCommand):
                 "short together with its checkpoint rows would pass. This is not a full "
                 "verification."
             )
+        for name, waiting in sequencer.unsequenced_counts().items():
+            self.stdout.write(f"chain {name}: {waiting} events not yet sequenced (not verified)")
         if broken:
             raise CommandError(f"The access log is broken in {len(broken)} chain(s).")
