@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.relations import ManyRelatedField
@@ -245,6 +245,8 @@ class MeetingViewSet(
     @extend_schema(
         responses={(200, "text/calendar"): OpenApiTypes.STR},
         description="The meeting as an iCalendar file (title, time, place and link only).",
+        # Always iCalendar (errors in JSON to a client that asks for it): no `format` to choose.
+        parameters=[OpenApiParameter("format", exclude=True)],
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ICalendarRenderer])
     def ics(self, request, case_pk=None, pk=None):
