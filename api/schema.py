@@ -42,6 +42,8 @@ ERROR_DESCRIPTIONS = {
     "401": "Not signed in",
     "403": "Signed in, but not allowed to do this",
     "404": "No such object, or one you cannot see",
+    "413": "The body is larger than the server takes (REQUEST_BODY_MAX_BYTES)",
+    "415": "The body is not JSON",
 }
 
 READ_METHODS = {"get", "head", "options"}
@@ -63,6 +65,10 @@ def _statuses(path: str, method: str, operation: dict) -> list[str]:
     # answers a page past the end, a cursor it cannot read and an unknown `format` with 404 too.
     if any(p["in"] == "path" or p["name"] in {"page", "cursor", "format"} for p in parameters):
         statuses.append("404")
+    # A body is refused before it is read if it is too large (koordinointi/limits.py), and
+    # when it is not JSON (api/parsers.py).
+    if "requestBody" in operation:
+        statuses += ["413", "415"]
     return statuses
 
 
