@@ -69,12 +69,12 @@ class ExpiringTokenScheme(OpenApiAuthenticationExtension):
             {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "`Authorization: Bearer <token>`, the token from /api/v1/auth/token/.",
+                "description": "`Authorization: Bearer <token>`, a token from /api/v1/auth/token/.",
             },
             {
                 "type": "apiKey",
                 "in": "header",
                 "name": "Authorization",
-                "description": "`Authorization: Token <token>`, the token from /api/v1/auth/token/.",
+                "description": "`Authorization: Token <token>`, a token from /api/v1/auth/token/.",
             },
         ]

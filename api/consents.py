@@ -260,9 +260,7 @@ class PublicKeyView(APIView):
     authentication_classes: list = []  # public: a stale token in the request changes nothing
 
     @extend_schema(
-        responses=inline_serializer(
-            "ConsentPublicKeys", {"keys": PublicKeySerializer(many=True)}
-        ),
+        responses=inline_serializer("ConsentPublicKeys", {"keys": PublicKeySerializer(many=True)}),
         auth=[],
     )
     def get(self, request):

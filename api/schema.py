@@ -26,6 +26,7 @@ class SchemaView(SpectacularAPIView):
             response.render()
         return response
 
+
 ERROR_SCHEMA_NAME = "Error"
 
 # api/exceptions.py gives every error one shape: an object with `detail` (a message) or with a
