@@ -9,6 +9,7 @@ The descriptions are API documentation, in English like the rest of the schema.
 import copy
 import re
 
+from django.template.response import SimpleTemplateResponse
 from django.utils import translation
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.views import SpectacularAPIView
@@ -23,7 +24,8 @@ class SchemaView(SpectacularAPIView):
     def dispatch(self, request, *args, **kwargs):
         with translation.override("en"):
             response = super().dispatch(request, *args, **kwargs)
-            response.render()
+            if isinstance(response, SimpleTemplateResponse):  # DRF's Response is one
+                response.render()
         return response
 
 
