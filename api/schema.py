@@ -45,8 +45,10 @@ ERROR_DESCRIPTIONS = {
     "401": "Not signed in",
     "403": "Signed in, but not allowed to do this",
     "404": "No such object, or one you cannot see",
+    "406": "None of the media types that Accept names is offered here",
     "413": "The body is larger than the server takes (REQUEST_BODY_MAX_BYTES)",
     "415": "The body is not JSON",
+    "500": "Server error: nothing was changed; try again later",
 }
 
 READ_METHODS = {"get", "head", "options"}
@@ -72,6 +74,11 @@ def _statuses(path: str, method: str, operation: dict) -> list[str]:
     # when it is not JSON (api/parsers.py).
     if "requestBody" in operation:
         statuses += ["413", "415"]
+    # DRF's content negotiation refuses an Accept that names nothing the operation offers.
+    statuses.append("406")
+    # Any operation can fail on the server (a database that is gone, say): the request's
+    # transaction is rolled back and the answer is the one error body (api/exceptions.py).
+    statuses.append("500")
     return statuses
 
 
@@ -115,7 +122,7 @@ def document_error_responses(result, generator, request, public):
                     schema["pattern"] = NO_NUL
             error_content = _error_content(responses)
             for status, response in responses.items():
-                if status.startswith("4") and "content" not in response:
+                if status[0] in "45" and "content" not in response:
                     response["content"] = error_content
     return result
 

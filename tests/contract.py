@@ -7,7 +7,9 @@ its content type too, and its body must fit the documented schema. A mismatch fa
 that made the request, with openapi-core's message.
 
 A request that names no operation of the schema (a portal page, the admin, an address that is
-no route, a method the path does not have) has nothing to be checked against and is left alone.
+no route, a method the path does not have: 405) has nothing to be checked against and is left
+alone; so is an answer in HTML to a request that asked for HTML (DRF's browsable API, for
+people with a browser, on in development only).
 """
 
 import functools
@@ -67,6 +69,11 @@ class _Request(DjangoOpenAPIRequest):
 def validate(response) -> None:
     request = getattr(response, "wsgi_request", None)
     if request is None or not request.path.startswith(API_PREFIX):
+        return
+    if response.status_code == 405:  # no such operation (openapi-core may match `{id}`)
+        return
+    asked_for_html = "text/html" in request.META.get("HTTP_ACCEPT", "")
+    if asked_for_html and response.get("Content-Type", "").startswith("text/html"):
         return
     try:
         openapi().validate_response(_Request(request), DjangoOpenAPIResponse(response))
