@@ -46,7 +46,15 @@ class ConsentSerializer(serializers.ModelSerializer):
     case = serializers.UUIDField(source="case_id", read_only=True)
     recipients = OrganisationRefSerializer(many=True, read_only=True)
     requested_by = UserRefSerializer(read_only=True)
-    state = serializers.SerializerMethodField()
+    state = serializers.ChoiceField(
+        choices=Consent.State.choices,
+        source="effective_state",
+        read_only=True,
+        help_text=_("As of now: a consent past its end date is expired."),
+    )
+    categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=Category.choices), read_only=True
+    )
     events = ConsentEventSerializer(many=True, read_only=True)
 
     class Meta:
@@ -68,9 +76,6 @@ class ConsentSerializer(serializers.ModelSerializer):
             "requested_at",
             "events",
         ]
-
-    def get_state(self, consent) -> str:
-        return consent.effective_state()
 
 
 class ConsentRequestSerializer(InputSerializer):
@@ -111,7 +116,7 @@ class ChildViewSerializer(InputSerializer):
 
 class ReceiptSerializer(serializers.Serializer):
     event = serializers.UUIDField()
-    kind = serializers.CharField()
+    kind = serializers.ChoiceField(choices=ConsentEvent.Kind.choices)
     created_at = serializers.DateTimeField()
     receipt = serializers.CharField(help_text=_("Compact JWS, Ed25519 (EdDSA)."))
 
@@ -264,6 +269,17 @@ class ConsentViewSet(
         )
 
 
+class PublicKeySerializer(serializers.Serializer):
+    """One Ed25519 public key as a JWK (RFC 8037)."""
+
+    kty = serializers.ChoiceField(choices=["OKP"])
+    crv = serializers.ChoiceField(choices=["Ed25519"])
+    x = serializers.CharField(help_text=_("The public key, base64url without padding."))
+    kid = serializers.CharField(help_text=_("Key id: the `kid` in a receipt's header."))
+    use = serializers.ChoiceField(choices=["sig"])
+    alg = serializers.ChoiceField(choices=["EdDSA"])
+
+
 class PublicKeyView(APIView):
     """The public keys that verify consent receipts (JWK set)."""
 
@@ -271,9 +287,7 @@ class PublicKeyView(APIView):
     authentication_classes: list = []  # public: a stale token in the request changes nothing
 
     @extend_schema(
-        responses=inline_serializer(
-            "ConsentPublicKeys", {"keys": serializers.ListField(child=serializers.DictField())}
-        ),
+        responses=inline_serializer("ConsentPublicKeys", {"keys": PublicKeySerializer(many=True)}),
         auth=[],
     )
     def get(self, request):

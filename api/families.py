@@ -64,7 +64,8 @@ class FamilyViewSet(
     @extend_schema(
         request=s.FamilyLookupSerializer, responses=s.FamilySerializer(many=True), filters=False
     )
-    @action(detail=False, methods=["post"])
+    # A plain list, as the schema says: a search by one identity code finds a handful at most.
+    @action(detail=False, methods=["post"], pagination_class=None)
     def lookup(self, request):
         """Find families by a member's personal identity code. The code goes in the body, never
         in a URL (URLs reach server and proxy logs). Only families whose basic data you may read

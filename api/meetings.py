@@ -6,7 +6,7 @@ from typing import cast
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.relations import ManyRelatedField
@@ -190,6 +190,8 @@ class MeetingViewSet(
             "The meeting as an iCalendar file (METHOD:PUBLISH: title, time, place, links and "
             "the organiser; no attendees, no agenda)."
         ),
+        # Always iCalendar (errors in JSON to a client that asks for it): no `format` to choose.
+        parameters=[OpenApiParameter("format", exclude=True)],
     )
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ICalendarRenderer])
     def ics(self, request, case_pk=None, pk=None):

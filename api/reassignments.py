@@ -17,8 +17,8 @@ from consent import policy
 
 
 class ReassignmentEntrySerializer(serializers.ModelSerializer):
-    responsible_worker = WorkerStateSerializer(read_only=True)
-    responsible_organisation = s.OrganisationRefSerializer(read_only=True)
+    responsible_worker = WorkerStateSerializer(read_only=True, allow_null=True)
+    responsible_organisation = s.OrganisationRefSerializer(read_only=True, allow_null=True)
     reason = serializers.SerializerMethodField()
     waiting_handover = serializers.SerializerMethodField()
 

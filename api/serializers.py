@@ -301,8 +301,8 @@ class FamilyRefSerializer(serializers.ModelSerializer):
 
 class CaseSerializer(GatedSerializer):
     family = FamilyRefSerializer(read_only=True)
-    responsible_worker = UserRefSerializer(read_only=True)
-    responsible_organisation = OrganisationRefSerializer(read_only=True)
+    responsible_worker = UserRefSerializer(read_only=True, allow_null=True)
+    responsible_organisation = OrganisationRefSerializer(read_only=True, allow_null=True)
     categories = serializers.SerializerMethodField(
         help_text=_("The data categories of this case that you may read.")
     )
@@ -404,8 +404,8 @@ class NetworkMemberSerializer(GatedSerializer):
     and a person close to the family's name and contact can name the family: `basic` data, as
     recorded by the case's responsible organisation (the view puts it in the context)."""
 
-    user = UserRefSerializer(read_only=True)
-    organisation = OrganisationRefSerializer(read_only=True)
+    user = UserRefSerializer(read_only=True, allow_null=True)
+    organisation = OrganisationRefSerializer(read_only=True, allow_null=True)
     gated_fields = {"role": "basic", "name": "basic", "relationship": "basic", "contact": "basic"}
 
     def access_key(self, instance):
@@ -455,7 +455,7 @@ class NetworkMemberCreateSerializer(InputSerializer):
 class InvitationSerializer(serializers.ModelSerializer):
     case = serializers.UUIDField(source="case_id", read_only=True)
     organisation = OrganisationRefSerializer(read_only=True)
-    invited_user = UserRefSerializer(read_only=True)
+    invited_user = UserRefSerializer(read_only=True, allow_null=True)
     invited_by = UserRefSerializer(read_only=True)
 
     class Meta:

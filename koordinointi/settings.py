@@ -250,10 +250,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # PATCH bodies are components of their own (`Patched...`), with no field required and, by
+    # api.schema.contract_for_tools, no defaults: a generated client then sends only what it set.
+    "COMPONENT_SPLIT_PATCH": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.document_error_responses",
+        "api.schema.contract_for_tools",
     ],
     "ENUM_NAME_OVERRIDES": {
         "FamilyMemberRoleEnum": "cases.models.FamilyMember.Role",

@@ -7,7 +7,9 @@ from django.db import connection
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views.decorators.http import require_GET
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
+
+from api.schema import SchemaView
 
 
 @require_GET
@@ -36,7 +38,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("portal/", include("portal.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="swagger-ui"),
 ]
 

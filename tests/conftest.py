@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from cases import services
 from cases.seeding import demo
-from tests import audit_tables, log_scan
+from tests import audit_tables, contract, log_scan
 from tests.factories import (
     MunicipalityFactory,
     OrganisationFactory,
@@ -209,6 +209,9 @@ def _fresh_sign_in_rate_limits():
 
 def pytest_sessionstart(session):
     log_scan.install(log_scan.LogScanner(log_scan.demo_secrets()))
+    # Every response of the test client to an operation of the schema is validated against
+    # the schema (tests/contract.py): the `api` client and every other test client alike.
+    contract.install()
 
 
 @pytest.hookimpl(wrapper=True)

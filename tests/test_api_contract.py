@@ -124,8 +124,10 @@ def test_an_organisation_without_municipality_matches_the_schema(api, owner, sch
     fields = schema["components"]["schemas"]["Organisation"]["properties"]
 
     assert without, "an organisation without a municipality is listed"
-    assert fields["municipality"].get("nullable") is True
-    assert fields["area"].get("nullable") is True
+    # A nullable reference, as OpenAPI 3.0 can say it: one of the reference or null (issue 15).
+    null = {"type": "object", "nullable": True, "enum": [None]}
+    assert fields["municipality"]["oneOf"][1] == null
+    assert fields["area"]["oneOf"][1] == null
 
 
 def test_the_schema_does_not_require_fields_left_out_without_consent(schema):
@@ -180,3 +182,90 @@ def test_a_nul_character_in_a_text_filter_is_refused_as_the_schema_says(api):
     parameters = schema["paths"]["/api/v1/services/"]["get"]["parameters"]
     q = next(parameter for parameter in parameters if parameter["name"] == "q")
     assert q["schema"]["pattern"] == "^[^\\u0000]*$"
+
+
+# --- A schema that standard tools can trust (issue 15) -----------------------------------------
+
+
+def test_the_schema_is_the_same_bytes_in_every_language():
+    served = {
+        language: APIClient()
+        .get(
+            "/api/schema/",
+            HTTP_ACCEPT="application/vnd.oai.openapi+json",
+            HTTP_ACCEPT_LANGUAGE=language,
+        )
+        .content
+        for language in ["fi", "sv", "en"]
+    }
+    assert served["sv"] == served["en"] == served["fi"]
+    names = json.loads(served["en"])["components"]["schemas"]
+    # Component names come from English labels ("Category"), never the Finnish ones ("Luokka").
+    assert not [name for name in names if "Luokka" in name or "Tila" in name]
+
+
+def test_patch_bodies_carry_no_defaults(schema):
+    def defaults(node, path=""):
+        if isinstance(node, dict):
+            found = [path] if "default" in node else []
+            return found + [p for k, v in node.items() for p in defaults(v, f"{path}/{k}")]
+        if isinstance(node, list):
+            return [p for i, v in enumerate(node) for p in defaults(v, f"{path}/{i}")]
+        return []
+
+    components = schema["components"]["schemas"]
+    patched = set()
+    for operations in schema["paths"].values():
+        if "patch" in operations:
+            for media in operations["patch"].get("requestBody", {}).get("content", {}).values():
+                patched.add(media["schema"]["$ref"].rsplit("/", 1)[-1])
+    assert {"PatchedMeetingRequest", "PatchedPlanActionRequest"} <= patched
+    for name in patched:
+        assert not defaults(components[name]), name
+    # The create bodies keep theirs (a client may leave the field out).
+    assert components["PlanActionRequest"]["properties"]["status"]["default"] == "planned"
+
+
+def test_no_nullable_without_a_type_and_blank_or_url_is_any_of(schema):
+    def offenders(node):
+        if isinstance(node, dict):
+            bad = [node] if node.get("nullable") and "type" not in node else []
+            return bad + [b for v in node.values() for b in offenders(v)]
+        if isinstance(node, list):
+            return [b for v in node for b in offenders(v)]
+        return []
+
+    assert not offenders(schema)
+    video_link = schema["components"]["schemas"]["Meeting"]["properties"]["video_link"]
+    assert "oneOf" not in video_link and len(video_link["anyOf"]) == 2
+    email = schema["components"]["schemas"]["InvitationCreateRequest"]["properties"]["email"]
+    assert all("default" not in branch for branch in email["anyOf"])
+
+
+def test_states_kinds_and_keys_are_typed(schema):
+    components = schema["components"]["schemas"]
+    consent = components["Consent"]["properties"]
+    assert consent["state"]["allOf"][0]["$ref"].endswith("/ConsentStateEnum")
+    assert consent["categories"]["items"]["$ref"].endswith("/DataCategoryEnum")
+    assert components["Receipt"]["properties"]["kind"]["$ref"].endswith("/ConsentEventKindEnum")
+    key = components["ConsentPublicKeys"]["properties"]["keys"]["items"]
+    assert set(components[key["$ref"].rsplit("/", 1)[-1]]["required"]) >= {"kty", "crv", "x"}
+
+
+def test_every_operation_has_a_summary_and_a_security_requirement(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("summary"), (method, path)
+            assert "security" in operation, (method, path)
+    assert schema["paths"]["/api/v1/auth/token/"]["post"]["security"] == []
+    ics = schema["paths"]["/api/v1/cases/{case_pk}/meetings/{id}/ics/"]["get"]
+    assert "format" not in {parameter["name"] for parameter in ics.get("parameters", [])}
+
+
+def test_a_family_lookup_answers_the_plain_list_the_schema_says(api, owner, schema):
+    lookup = schema["paths"]["/api/v1/families/lookup/"]["post"]["responses"]["200"]
+    assert lookup["content"]["application/json"]["schema"]["type"] == "array"
+    response = api.as_user(owner).post(
+        "/api/v1/families/lookup/", {"identity_code": "131052-308T"}, format="json"
+    )
+    assert response.status_code == 200 and response.json() == []
