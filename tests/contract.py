@@ -47,8 +47,9 @@ def schema() -> dict:
 @functools.cache
 def openapi() -> OpenAPI:
     # The spec is validated by openapi-spec-validator in CI (.ci/run), not again per session.
-    # The CSV export and the iCalendar file are text, as text/plain is to openapi-core.
-    text = {media_type: _text for media_type in ("text/csv", "text/calendar")}
+    # The CSV export, the iCalendar file and the bare JWS of a receipt are text, as text/plain
+    # is to openapi-core.
+    text = {m: _text for m in ("text/csv", "text/calendar", "application/jose")}
     config = Config(spec_validator_cls=None, extra_media_type_deserializers=text)
     return OpenAPI.from_dict(schema(), config=config)
 

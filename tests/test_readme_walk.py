@@ -163,7 +163,7 @@ def test_dev_py_reset_forgets_the_demo_database_and_its_checkpoints(tmp_path):
     dev = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(dev)
     (tmp_path / "db.sqlite3").write_text("old demo")
-    (tmp_path / "audit-checkpoints").mkdir()
+    (tmp_path / "audit-checkpoints").mkdir(exist_ok=True)  # the autouse fixture may have made it
     (tmp_path / "audit-checkpoints" / "paijat-hame.jsonl").write_text("{}\n")
     (tmp_path / "README.md").write_text("kept")
     dev.reset(tmp_path)
