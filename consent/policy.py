@@ -760,11 +760,17 @@ def audit_events_for_auditor(user, *, organisations: Iterable | None = None) -> 
 
 
 def may_use_portal(user) -> bool:
-    """The family portal is for guardians (with an active account)."""
+    """The family portal is for guardians (with an active account). A worker's account (one
+    that is or was in an organisation, or staff) never enters it, by any sign-in, even when a
+    guardian record is linked to it: one sign-in is a family user or a worker, never both."""
     return bool(
         user.is_authenticated
         and user.is_active
-        and FamilyMember.objects.filter(user=user, role=FamilyMember.Role.GUARDIAN).exists()
+        and not user.is_staff
+        and not user.is_superuser
+        and FamilyMember.objects.filter(user=user, role=FamilyMember.Role.GUARDIAN)
+        .exclude(user__memberships__isnull=False)
+        .exists()
     )
 
 
