@@ -865,6 +865,26 @@ def coordinated_cases(memberships) -> QuerySet[Case]:
     )
 
 
+def worker_by_provider_claim(organisation, value, *, now=None):
+    """The worker an organisation's OpenID Provider names by its worker claim: a worker in post
+    in that organisation now, found by the account's e-mail (claim `email`) or the membership's
+    identifier at the provider; None for anyone else, never a new account."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    memberships = OrganisationMembership.objects.filter(
+        _in_force(now),
+        organisation=organisation,
+        role=OrganisationMembership.Role.WORKER,
+        user__is_active=True,
+    )
+    if organisation.oidc_worker_claim == "email":
+        memberships = memberships.filter(user__email__iexact=value.strip())
+    else:
+        memberships = memberships.filter(provider_identifier=value)
+    found = list(memberships.select_related("user")[:2])
+    return found[0].user if len(found) == 1 else None
+
+
 def worker_in_post(now=None):
     """Active worker memberships in force: a responsible worker needs one in the case's
     responsible organisation (used as an `Exists` over `OuterRef`s of a case)."""

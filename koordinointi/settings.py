@@ -221,6 +221,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Bearer JWTs of organisations' identity providers (issue 14); other tokens pass on.
+        "api.oidc_authentication.ProviderJWTAuthentication",
         "api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -432,6 +434,12 @@ if PORTAL_OIDC_ENABLED:
     LOGIN_REDIRECT_URL_FAILURE = "/portal/login/"
     INSTALLED_APPS.append("mozilla_django_oidc")
     AUTHENTICATION_BACKENDS.append("portal.oidc.GuardianOIDCBackend")
+
+# Workers sign in with their organisation's OpenID Provider (/signin/, api/worker_signin.py) and
+# call the API with its access tokens (api/oidc_authentication.py); the providers are set per
+# organisation (issuer, client, worker claim, API audience). With WORKER_PASSWORD_SIGN_IN=false
+# a worker's username and password no longer get an API token.
+WORKER_PASSWORD_SIGN_IN = env_bool("WORKER_PASSWORD_SIGN_IN", True)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "koordinointi@localhost")

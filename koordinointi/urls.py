@@ -9,6 +9,8 @@ from django.urls import include, path
 from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from api import worker_signin
+
 
 @require_GET
 def healthz(request):
@@ -36,6 +38,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("portal/", include("portal.urls")),
+    # Workers' sign-in through their organisation's identity provider (api/worker_signin.py).
+    path("signin/", worker_signin.signin, name="worker-signin"),
+    path("signin/callback/", worker_signin.callback, name="worker-signin-callback"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="swagger-ui"),
 ]

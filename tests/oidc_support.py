@@ -143,6 +143,7 @@ def start_provider(
     accounts: dict,
     claims: dict,
     api: str = "",
+    token_claims: list[str] | None = None,
     keys: list[dict] | None = None,
 ):
     env = {
@@ -150,6 +151,7 @@ def start_provider(
         "OP_ACCOUNTS": json.dumps(accounts),
         "OP_CLAIMS": json.dumps(claims),
         "OP_API": api,
+        "OP_TOKEN_CLAIMS": json.dumps(token_claims or []),
         "OP_KEYS": json.dumps(keys or [private_jwk("broker-1")]),
     }
     with _node("provider.mjs", port, env) as provider:

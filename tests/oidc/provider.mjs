@@ -22,6 +22,9 @@ const issuer = `http://127.0.0.1:${port}`;
 const accounts = JSON.parse(process.env.OP_ACCOUNTS || '{}');
 const claimsByScope = JSON.parse(process.env.OP_CLAIMS || '{}');
 const api = process.env.OP_API || '';
+// Claims of the account copied into JWT access tokens (e.g. email), as an organisation's
+// provider does so that an API can tell who the token is for.
+const tokenClaims = JSON.parse(process.env.OP_TOKEN_CLAIMS || '[]');
 
 const configuration = {
   clients: JSON.parse(process.env.OP_CLIENTS),
@@ -36,6 +39,10 @@ const configuration = {
         return { sub: id, ...(accounts[id] || {}) };
       },
     };
+  },
+  async extraTokenClaims(ctx, token) {
+    const account = accounts[token.accountId] || {};
+    return Object.fromEntries(tokenClaims.filter((name) => name in account).map((name) => [name, account[name]]));
   },
   async loadExistingGrant(ctx) {
     const grantId = ctx.oidc.result?.consent?.grantId

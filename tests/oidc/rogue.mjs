@@ -77,6 +77,14 @@ const server = createServer(async (req, res) => {
       next = JSON.parse(await body(req));
       return send(res, 200, { ok: true });
     }
+    if (url.pathname === '/_sign' && req.method === 'POST') {
+      // A JWT of the test's choosing, signed by one of the keys (an access token to refuse).
+      const { claims, key = current } = JSON.parse(await body(req));
+      const token = await new SignJWT({ iss: issuer, iat: now(), exp: now() + 300, ...claims })
+        .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: privateKeys[key].kid })
+        .sign(keys[key]);
+      return send(res, 200, { token });
+    }
     if (url.pathname === '/_rotate' && req.method === 'POST') {
       current = JSON.parse(await body(req) || '{}').key ?? 1;
       return send(res, 200, { ok: true });
