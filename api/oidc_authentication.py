@@ -10,11 +10,14 @@ a worker of another. Anything else is a 401. A bearer value that is not a JWT is
 token authentication (api/authentication.py).
 """
 
+from typing import Any
+
 import jwt
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.settings import api_settings
 
 from cases.models import Organisation
 from consent import policy
@@ -66,6 +69,17 @@ class ProviderJWTAuthentication(BaseAuthentication):
         raise ProviderTokenInvalid()
 
     def authenticate_header(self, request):
+        """A 401 names this scheme to a client that sent a bearer JWT (RFC 6750); to any other,
+        the scheme of the next authentication class (our own tokens), as before."""
+        parts = get_authorization_header(request).split()
+        if len(parts) == 2 and parts[0].lower() == b"bearer" and parts[1].count(b".") == 2:
+            return f'{self.keyword} realm="api", error="invalid_token"'
+        classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)  # imported
+        for authentication in classes:
+            if not issubclass(authentication, ProviderJWTAuthentication):
+                header = authentication().authenticate_header(request)
+                if header:
+                    return header
         return f'{self.keyword} realm="api"'
 
 
