@@ -264,7 +264,7 @@ def test_a_person_the_provider_knows_but_we_do_not_is_never_given_an_account(
     users = User.objects.count()
     response = worker_sign_in(client, OLLI_EMAIL, login="stranger")
     assert response.status_code == 403
-    assert "never made at sign-in" in response.content.decode()
+    assert "luoda kirjautumisen yhteydessä" in response.content.decode()  # Finnish first
     assert User.objects.count() == users
     assert client.get("/api/v1/me/").status_code in (401, 403)
 
