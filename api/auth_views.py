@@ -1,5 +1,6 @@
 """Signing in to the API and out of it: a token for a username and password, and logout."""
 
+from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
@@ -14,6 +15,7 @@ from rest_framework.views import APIView
 
 from api import serializers as s
 from api.authentication import token_is_expired, token_ttl
+from consent import policy
 from koordinointi.security import lockout_message
 
 
@@ -53,6 +55,16 @@ class TokenView(APIView):
         if user is None or not user.is_active:
             return Response(
                 {"detail": _("Wrong username or password.")}, status=status.HTTP_400_BAD_REQUEST
+            )
+        if not settings.WORKER_PASSWORD_SIGN_IN and policy.is_worker(user):
+            return Response(
+                {
+                    "detail": _(
+                        "Workers sign in with their organisation's identity provider, not with "
+                        "a password: use /signin/ or the provider's access token."
+                    )
+                },
+                status=status.HTTP_403_FORBIDDEN,
             )
         # A sign-in without a session: the signal tells django-axes to clear the failures and
         # Django to record last_login, as auth.login() does for the portal.

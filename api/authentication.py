@@ -55,6 +55,15 @@ class ExpiringTokenAuthentication(TokenAuthentication):
         return user, token
 
 
+# One bearer scheme for the two kinds of bearer token (api/oidc_authentication.py names the same).
+BEARER_DESCRIPTION = (
+    "`Authorization: Bearer <token>`: a token from /api/v1/auth/token/, or an OAuth 2.0 access "
+    "token (JWT) issued for this API by the worker's organisation's OpenID Provider (its "
+    "signature by the provider's JWKS, iss, aud and exp are checked; the organisation's worker "
+    "claim names the worker)."
+)
+
+
 class ExpiringTokenScheme(OpenApiAuthenticationExtension):
     """The schema offers both ways of sending the token, either of which will do."""
 
@@ -69,7 +78,7 @@ class ExpiringTokenScheme(OpenApiAuthenticationExtension):
             {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "`Authorization: Bearer <token>`, a token from /api/v1/auth/token/.",
+                "description": BEARER_DESCRIPTION,
             },
             {
                 "type": "apiKey",

@@ -95,6 +95,35 @@ class Organisation(models.Model):
             "and in the categories a consent names for the organisation."
         ),
     )
+    # The organisation's own OpenID Provider for its workers (README "Workers' sign-in").
+    oidc_issuer = models.URLField(
+        _("identity provider (issuer)"),
+        blank=True,
+        help_text=_("The issuer URL of the organisation's OpenID Provider; empty: none."),
+    )
+    oidc_client_id = models.CharField(_("client id at the provider"), max_length=200, blank=True)
+    oidc_client_secret = EncryptedTextField(_("client secret at the provider"), blank=True)
+    oidc_email_domains = models.CharField(
+        _("e-mail domains of its workers"),
+        max_length=500,
+        blank=True,
+        help_text=_("Comma separated, e.g. lahti.fi: a worker may give their domain to sign in."),
+    )
+    oidc_worker_claim = models.CharField(
+        _("claim that identifies the worker"),
+        max_length=100,
+        default="email",
+        help_text=_(
+            "email: the account's e-mail address; any other claim (e.g. an employee id): the "
+            "membership's identifier at the provider."
+        ),
+    )
+    oidc_api_audience = models.CharField(
+        _("audience of access tokens for this API"),
+        max_length=300,
+        blank=True,
+        help_text=_("The aud the provider puts in access tokens for this API; empty: none."),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -123,6 +152,15 @@ class OrganisationMembership(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
+    provider_identifier = models.CharField(
+        _("identifier at the organisation's provider"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "The value of the organisation's worker claim for this worker, when the claim is "
+            "not the e-mail address."
+        ),
+    )
 
     class Meta:
         ordering = ["organisation__name"]

@@ -768,11 +768,17 @@ def audit_events_for_auditor(user, *, organisations: Iterable | None = None) -> 
 
 
 def may_use_portal(user) -> bool:
-    """The family portal is for guardians (with an active account)."""
+    """The family portal is for guardians (with an active account). A worker's account (one
+    that is or was in an organisation, or staff) never enters it, by any sign-in, even when a
+    guardian record is linked to it: one sign-in is a family user or a worker, never both."""
     return bool(
         user.is_authenticated
         and user.is_active
-        and FamilyMember.objects.filter(user=user, role=FamilyMember.Role.GUARDIAN).exists()
+        and not user.is_staff
+        and not user.is_superuser
+        and FamilyMember.objects.filter(user=user, role=FamilyMember.Role.GUARDIAN)
+        .exclude(user__memberships__isnull=False)
+        .exists()
     )
 
 
@@ -865,6 +871,26 @@ def coordinated_cases(memberships) -> QuerySet[Case]:
     return Case.objects.filter(
         family__municipality__in=Municipality.objects.filter(areas__in=areas).values("pk")
     )
+
+
+def worker_by_provider_claim(organisation, value, *, now=None):
+    """The worker an organisation's OpenID Provider names by its worker claim: a worker in post
+    in that organisation now, found by the account's e-mail (claim `email`) or the membership's
+    identifier at the provider; None for anyone else, never a new account."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    memberships = OrganisationMembership.objects.filter(
+        _in_force(now),
+        organisation=organisation,
+        role=OrganisationMembership.Role.WORKER,
+        user__is_active=True,
+    )
+    if organisation.oidc_worker_claim == "email":
+        memberships = memberships.filter(user__email__iexact=value.strip())
+    else:
+        memberships = memberships.filter(provider_identifier=value)
+    found = list(memberships.select_related("user")[:2])
+    return found[0].user if len(found) == 1 else None
 
 
 def worker_in_post(now=None):

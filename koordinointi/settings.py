@@ -231,6 +231,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Bearer JWTs of organisations' identity providers (issue 14); other tokens pass on.
+        "api.oidc_authentication.ProviderJWTAuthentication",
         "api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -362,7 +364,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "koordinointi.storage.ManifestStaticFilesStorage"
     },
 }
 # Development and tests (DEBUG as the environment sets it, not as the test runner does): files
@@ -429,38 +431,51 @@ if not SITE_URL.startswith(("http://", "https://")):
 
 # Family portal (portal/): session sign-in at /portal/login/ (locked out and throttled as above).
 LOGIN_URL = "portal:login"
-# Production sign-in through an OpenID Connect broker (mozilla-django-oidc): on only when
-# OIDC_RP_CLIENT_ID is set, and then every endpoint below is required.
+# Production sign-in through an OpenID Connect broker of strong identification (portal/oidc.py,
+# README "Strong identification for families"): on only when OIDC_RP_CLIENT_ID is set, and then
+# the issuer and the secret are required. Endpoints and keys come from the issuer's discovery
+# document; the client authenticates at the token endpoint with client_secret_post.
 OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
 PORTAL_OIDC_ENABLED = OIDC_RP_CLIENT_ID is not None
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["portal_oidc_start"] = env_str(
+    "PORTAL_OIDC_START_THROTTLE_RATE", "60/min"
+)
 if PORTAL_OIDC_ENABLED:
-    _OIDC_REQUIRED = [
-        "OIDC_RP_CLIENT_SECRET",
-        "OIDC_OP_AUTHORIZATION_ENDPOINT",
-        "OIDC_OP_TOKEN_ENDPOINT",
-        "OIDC_OP_USER_ENDPOINT",
-        "OIDC_OP_JWKS_ENDPOINT",
-    ]
+    _OIDC_REQUIRED = ["OIDC_RP_CLIENT_SECRET", "OIDC_OP_ISSUER"]
     _missing_oidc = [name for name in _OIDC_REQUIRED if not env_str(name)]
     if _missing_oidc:
         raise ImproperlyConfigured(
             "OIDC_RP_CLIENT_ID is set, so these are required too: " + ", ".join(_missing_oidc)
         )
     OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET")
-    OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT")
-    OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT")
-    OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT")
-    OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT")
-    OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+    OIDC_OP_ISSUER = env_str("OIDC_OP_ISSUER")
     OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid")
     OIDC_IDENTITY_CODE_CLAIM = env_str("OIDC_IDENTITY_CODE_CLAIM", "personal_identity_code")
-    OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
+    # Where the claim is read: "userinfo" (a conforming provider puts scope claims there when
+    # it issues an access token) or "id_token".
+    OIDC_IDENTITY_CODE_SOURCE = env_str("OIDC_IDENTITY_CODE_SOURCE", "userinfo")
+    if OIDC_IDENTITY_CODE_SOURCE not in ("userinfo", "id_token"):
+        raise ImproperlyConfigured("OIDC_IDENTITY_CODE_SOURCE is userinfo or id_token")
+    # "login" makes the broker ask again every time (a shared device); max_age in seconds.
+    OIDC_PROMPT = env_str("OIDC_PROMPT", "")
+    _max_age = env_int("OIDC_MAX_AGE", -1)
+    OIDC_MAX_AGE: int | None = None if _max_age < 0 else _max_age
+    OIDC_UI_LOCALES = env_bool("OIDC_UI_LOCALES", True)
+    OIDC_USE_PKCE = True
+    OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+    OIDC_USE_NONCE = True
     OIDC_CREATE_USER = False
     OIDC_AUTHENTICATION_CALLBACK_URL = "portal:oidc_authentication_callback"
     LOGIN_REDIRECT_URL = "/portal/"
     LOGIN_REDIRECT_URL_FAILURE = "/portal/login/"
     INSTALLED_APPS.append("mozilla_django_oidc")
     AUTHENTICATION_BACKENDS.append("portal.oidc.GuardianOIDCBackend")
+
+# Workers sign in with their organisation's OpenID Provider (/signin/, api/worker_signin.py) and
+# call the API with its access tokens (api/oidc_authentication.py); the providers are set per
+# organisation (issuer, client, worker claim, API audience). With WORKER_PASSWORD_SIGN_IN=false
+# a worker's username and password no longer get an API token.
+WORKER_PASSWORD_SIGN_IN = env_bool("WORKER_PASSWORD_SIGN_IN", True)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "koordinointi@localhost")

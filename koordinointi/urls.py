@@ -9,6 +9,7 @@ from django.urls import include, path
 from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
+from api import worker_signin
 from api.schema import SchemaView
 
 
@@ -38,6 +39,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("portal/", include("portal.urls")),
+    # Workers' sign-in through their organisation's identity provider (api/worker_signin.py).
+    path("signin/", worker_signin.signin, name="worker-signin"),
+    path("signin/callback/", worker_signin.callback, name="worker-signin-callback"),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="swagger-ui"),
 ]

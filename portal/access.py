@@ -8,6 +8,7 @@ AccessLogMiddleware writes after the rollback (as api/audit.py does for the API)
 """
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -35,6 +36,16 @@ def portal_language(request) -> str:
     return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
+def _allow_signing_out_at_the_broker(response) -> None:
+    """The sign-out form's answer sends the browser on to the broker's end_session_endpoint
+    (portal/oidc.py): the page's form-action must allow that origin, or the browser stops."""
+    if not getattr(settings, "PORTAL_OIDC_ENABLED", False):
+        return
+    issuer = urlsplit(getattr(settings, "OIDC_OP_ISSUER", "") or "")
+    if issuer.scheme in ("https", "http") and issuer.netloc:
+        response._csp_update = {"form-action": [f"{issuer.scheme}://{issuer.netloc}"]}
+
+
 def portal_view(view):
     """Any portal view: rendered in the portal's language, which ends with the view."""
 
@@ -45,6 +56,7 @@ def portal_view(view):
             request.LANGUAGE_CODE = language
             response = view(request, *args, **kwargs)
         response.headers.setdefault("Content-Language", language)
+        _allow_signing_out_at_the_broker(response)
         return response
 
     return wrapper

@@ -1,11 +1,10 @@
 """Family portal URLs under /portal/. Every page of family data names its case or consent, and
 answers 404 to anyone but a guardian of that family (tests/test_portal_matrix.py)."""
 
-from django.conf import settings
-from django.urls import include, path
+from django.urls import path
 from django.views.i18n import set_language
 
-from portal import views
+from portal import oidc, views
 
 app_name = "portal"
 urlpatterns = [
@@ -26,8 +25,8 @@ urlpatterns = [
         views.receipt,
         name="receipt",
     ),
+    # Production sign-in through the OIDC broker of strong identification (portal/oidc.py):
+    # both answer 404 unless PORTAL_OIDC_ENABLED.
+    path("oidc/authenticate/", oidc.start_view, name="oidc_authentication_init"),
+    path("oidc/callback/", oidc.callback_view, name="oidc_authentication_callback"),
 ]
-
-if getattr(settings, "PORTAL_OIDC_ENABLED", False):
-    # Production sign-in through the OIDC broker of strong identification (portal/oidc.py).
-    urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))

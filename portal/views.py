@@ -4,15 +4,12 @@ access-logged by `portal.access.family_page`."""
 
 import datetime
 
-from django.conf import settings
 from django.contrib import auth, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import formats, timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -29,6 +26,8 @@ from koordinointi.vocabulary import Category
 from portal import selectors
 from portal.access import family_case, family_consent, family_page, portal_view, shown
 from portal.forms import LoginForm
+from portal.oidc import end_session_url
+from portal.signin import render_login, safe_next_target
 from portal.throttles import PortalLoginThrottle
 
 HISTORY_PAGE_SIZE = 50
@@ -60,12 +59,7 @@ def _family_cases(user) -> list:
 
 
 def _safe_next(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target.startswith("/portal/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("portal:index")
+    return safe_next_target(request, request.POST.get("next") or request.GET.get("next") or "")
 
 
 @portal_view
@@ -108,23 +102,19 @@ def login_view(request):
             return redirect(_safe_next(request))
     elif request.method == "POST":
         status = 400
-    return render(
-        request,
-        "portal/login.html",
-        {
-            "form": form,
-            "next": request.POST.get("next") or request.GET.get("next") or "",
-            "oidc_enabled": getattr(settings, "PORTAL_OIDC_ENABLED", False),
-        },
-        status=status,
-    )
+    return render_login(request, form=form, status=status)
 
 
 @portal_view
 @require_POST
 def logout_view(request):
+    """Signs out here and, after a strong identification, at the broker too (its
+    end_session_endpoint), so that the next person at a shared device must identify again."""
+    provider_logout = end_session_url(request, request.session.get("oidc_id_token"))
     auth.logout(request)
     messages.info(request, _("You have signed out."))
+    if provider_logout is not None:
+        return redirect(provider_logout)
     return redirect("portal:login")
 
 

@@ -215,6 +215,25 @@ def test_signed_in_portal_pages_carry_the_strict_policy_too(db):
     assert "<script" not in body and "<style" not in body and " style=" not in body
 
 
+NO_COLLECTSTATIC = r"""
+import django
+django.setup()
+from django.core.management import call_command
+from django.test import Client
+call_command("migrate", verbosity=0)
+login = Client(HTTP_X_FORWARDED_PROTO="https").get("/portal/login/")
+print("STATUS", login.status_code)
+"""
+
+
+def test_without_collectstatic_the_sign_in_page_answers_and_the_log_says_why(tmp_path):
+    env = {**production_env(tmp_path), "DJANGO_SETTINGS_MODULE": "koordinointi.settings"}
+    result = run(["-c", NO_COLLECTSTATIC], env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "STATUS 200" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "collectstatic" in result.stderr
+
+
 def test_tests_use_plain_static_storage_and_production_the_manifest():
     assert settings.STORAGES["staticfiles"]["BACKEND"].endswith(".StaticFilesStorage")
 
