@@ -192,10 +192,11 @@ CHAIN = "sequencer-test"
 
 
 @pytest.fixture
-def postgres(transactional_db):
+def postgres(transactional_db, settings):
     """A committed database on PostgreSQL, its audit tables emptied afterwards. The tests that
     use it are marked `postgresql_only` (row and advisory locks): deselected on SQLite."""
     assert connection.vendor == "postgresql"
+    settings.AUDIT_CHAINS = [CHAIN]  # verify trusts declared chains only
     yield
     empty_audit_tables()
 
@@ -208,6 +209,7 @@ def sequencer_process(settings, *extra: str) -> subprocess.Popen:
         "AUDIT_SEQUENCER_INTERVAL": "0.02",
         "AUDIT_CHECKPOINT_EVERY": str(settings.AUDIT_CHECKPOINT_EVERY),
         "AUDIT_CHECKPOINT_DIR": settings.AUDIT_CHECKPOINT_DIR,
+        "AUDIT_CHAINS": CHAIN,
     }
     return subprocess.Popen(  # noqa: S603 - this interpreter, our own command
         [sys.executable, "manage.py", "run_sequencer", "--chain", CHAIN, *extra],
