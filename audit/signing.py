@@ -14,9 +14,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from audit.models import Checkpoint
+from koordinointi import keys
 
 _CHAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -26,21 +26,11 @@ _CHAIN_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 def signing_key() -> Ed25519PrivateKey:
     """The current signing key, from the hex seed in settings.AUDIT_SIGNING_KEY."""
-    try:
-        return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(settings.AUDIT_SIGNING_KEY))
-    except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(
-            "AUDIT_SIGNING_KEY must be a 32-byte Ed25519 seed written as 64 hex characters."
-        ) from exc
+    return keys.private_key("AUDIT_SIGNING_KEY")
 
 
 def public_key_from_hex(value: str) -> Ed25519PublicKey:
-    try:
-        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(value))
-    except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(
-            f"{value!r} is not a raw 32-byte Ed25519 public key in hex (AUDIT_VERIFY_KEYS)."
-        ) from exc
+    return keys.public_key(value, setting="AUDIT_VERIFY_KEYS")
 
 
 def public_key_hex(public_key: Ed25519PublicKey) -> str:

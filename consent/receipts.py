@@ -14,9 +14,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from consent.models import ConsentEvent
+from koordinointi import keys
 
 RECEIPT_VERSION = "KI-CR-v1.1.0-koordinointi"
 ALG = "EdDSA"
@@ -62,22 +62,11 @@ def canonical_json(obj) -> bytes:
 
 def signing_key() -> Ed25519PrivateKey:
     """The current signing key, from the hex seed in settings.CONSENT_SIGNING_KEY."""
-    try:
-        seed = bytes.fromhex(settings.CONSENT_SIGNING_KEY)
-        return Ed25519PrivateKey.from_private_bytes(seed)
-    except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(
-            "CONSENT_SIGNING_KEY must be a 32-byte Ed25519 seed written as 64 hex characters."
-        ) from exc
+    return keys.private_key("CONSENT_SIGNING_KEY")
 
 
 def public_key_from_hex(value: str) -> Ed25519PublicKey:
-    try:
-        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(value))
-    except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(
-            f"{value!r} is not a raw 32-byte Ed25519 public key in hex (CONSENT_VERIFY_KEYS)."
-        ) from exc
+    return keys.public_key(value, setting="CONSENT_VERIFY_KEYS")
 
 
 def retired_public_keys() -> list[Ed25519PublicKey]:
