@@ -38,6 +38,10 @@ class TokenView(APIView):
         responses={
             200: s.TokenResponseSerializer,
             400: OpenApiResponse(description="Bad input, or a wrong username or password"),
+            403: OpenApiResponse(
+                description="A worker, where workers sign in through their organisation's "
+                "identity provider (WORKER_PASSWORD_SIGN_IN off)"
+            ),
             429: OpenApiResponse(description="Too many attempts: locked out or throttled"),
         },
         auth=[],

@@ -14,12 +14,10 @@ from typing import Any
 
 import jwt
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.settings import api_settings
 
-from api.authentication import BEARER_DESCRIPTION
 from cases.models import Organisation
 from consent import policy
 from koordinointi.openid import OpenIDError, Provider
@@ -82,14 +80,3 @@ class ProviderJWTAuthentication(BaseAuthentication):
                 if header:
                     return header
         return f'{self.keyword} realm="api"'
-
-
-class ProviderJWTScheme(OpenApiAuthenticationExtension):
-    """The same `Authorization: Bearer` scheme as the API's own tokens: one header, either kind
-    of token (a client sends what it has; generated clients know one bearer scheme)."""
-
-    target_class = "api.oidc_authentication.ProviderJWTAuthentication"
-    name = "bearerAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "description": BEARER_DESCRIPTION}

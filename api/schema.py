@@ -105,9 +105,7 @@ def document_error_responses(result, generator, request, public):
         for method, operation in operations.items():
             # An operation without authentication (signing in, the public keys) says so with an
             # explicit empty requirement, rather than by leaving security out.
-            security = operation.setdefault("security", [])
-            # Two authentication classes read the one bearer header: list it once.
-            operation["security"] = [r for i, r in enumerate(security) if r not in security[:i]]
+            operation.setdefault("security", [])
             operation.setdefault("summary", _summary(operation))
             responses = operation.setdefault("responses", {})
             for status in _statuses(path, method, operation):

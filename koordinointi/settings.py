@@ -256,6 +256,13 @@ SPECTACULAR_SETTINGS = {
     # api.schema.contract_for_tools, no defaults: a generated client then sends only what it set.
     "COMPONENT_SPLIT_PATCH": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # One `Authorization: Bearer` header carries either the API's own token or an
+    # organisation's OpenID Provider JWT (api/oidc_authentication.py): one bearer scheme,
+    # documented by the token class (api/authentication.py BEARER_DESCRIPTION).
+    "AUTHENTICATION_WHITELIST": [
+        "api.authentication.ExpiringTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.document_error_responses",

@@ -37,6 +37,7 @@ from audit.models import (
 from audit.verify import verify_all, verify_chain, verify_changes
 from cases.models import Organisation, OrganisationMembership
 from cases.seeding import demo
+from tests import contract
 from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 
 first_triggers = importlib.import_module("audit.migrations.0002_append_only_triggers")
@@ -282,7 +283,10 @@ def test_a_suffixed_uuid_does_not_make_the_auditors_event_list_fail(db, api, set
         [event.family_id.hex + "00", event.id.hex],
     )
 
-    response = api.as_user(auditor).get("/api/v1/audit/events/")
+    # The stored value is no UUID, so the list cannot match the schema's `format: uuid` here:
+    # what counts is that it answers, and shows what is stored.
+    with contract.unchecked("a family_id damaged by hand in the database"):
+        response = api.as_user(auditor).get("/api/v1/audit/events/")
 
     assert response.status_code == 200, response.content
     shown = [row for row in response.json()["results"] if row["id"] == str(event.id)]

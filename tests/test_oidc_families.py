@@ -412,7 +412,11 @@ def test_a_provider_error_at_the_callback_is_a_message(demo_case, client, with_r
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("issuer", ["http://127.0.0.1:9498", "http://127.0.0.1:9401/other"])
+@pytest.mark.parametrize(
+    "issuer",
+    ["http://127.0.0.1:9498", f"http://127.0.0.1:{op.ROGUE_PORT}/other"],
+    ids=["unreachable", "mismatched"],  # the same ids on every xdist worker, whatever its port
+)
 def test_an_unreachable_or_mismatched_issuer_is_a_message_at_the_start(
     demo_case, client, rogue, settings, issuer
 ):

@@ -218,10 +218,12 @@ def test_our_own_tokens_still_work_beside_the_providers(demo_case, client):
 @pytest.mark.django_db
 def test_the_schema_documents_the_providers_bearer_jwt(client):
     schema = json.loads(client.get("/api/schema/?format=json").content)
-    scheme = schema["components"]["securitySchemes"]["organisationProviderJWT"]
-    assert scheme == {**scheme, "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    # One bearer scheme for the one header: the API's own token or the provider's JWT.
+    scheme = schema["components"]["securitySchemes"]["bearerAuth"]
+    assert scheme == {**scheme, "type": "http", "scheme": "bearer"}
+    assert "JWT" in scheme["description"] and "OpenID Provider" in scheme["description"]
     me_security = schema["paths"]["/api/v1/me/"]["get"]["security"]
-    assert {"organisationProviderJWT": []} in me_security
+    assert {"bearerAuth": []} in me_security
 
 
 @pytest.mark.django_db
