@@ -7,6 +7,7 @@ family data must go through the policy and the access log, which the admin bypas
 from django.contrib import admin
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import forms as auth_forms
+from django.db import models
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
@@ -57,6 +58,8 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
+    # An issuer typed without a scheme means https (Django 6.0's default, asked for now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "kind", "area", "municipality", "service_count"]
     list_filter = ["kind", "area"]
     list_select_related = ["area", "municipality"]
