@@ -967,7 +967,8 @@ class _Generator:
                 categories = set(rnd.sample(readable, rnd.randint(1, len(readable))))
                 sources = {responsible_org}
                 if facts.members:
-                    sources.add(rnd.choice(list(facts.members.values())))
+                    # Sorted: the policy's facts come in the database's order, which varies.
+                    sources.add(rnd.choice(sorted(facts.members.values(), key=str)))
         elif resource == "plan":
             if not access.can_read(Category.PLAN):
                 resource = "members"
