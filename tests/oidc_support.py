@@ -34,11 +34,13 @@ from tests.browser import required
 ROOT = Path(__file__).resolve().parent.parent
 OIDC_DIR = ROOT / "tests" / "oidc"
 # Ports of their own for each pytest-xdist worker (gw0, gw1, ...), so that two test modules
-# running at once never start a provider on the same port.
+# running at once never start a provider on the same port; OIDC_TEST_PORT_BASE moves the whole
+# range, for two checkouts testing on one machine.
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-BROKER_PORT = 9400 + 10 * _WORKER
-ROGUE_PORT = 9401 + 10 * _WORKER
-WORKER_IDP_PORT = 9402 + 10 * _WORKER
+_BASE = int(os.environ.get("OIDC_TEST_PORT_BASE", "9400")) + 10 * _WORKER
+BROKER_PORT = _BASE
+ROGUE_PORT = _BASE + 1
+WORKER_IDP_PORT = _BASE + 2
 CLIENT_ID = "portal"
 CLIENT_SECRET = "a-client-secret-for-the-tests-only-0123456789"
 IDENTITY_CLAIM = "personal_identity_code"
