@@ -568,8 +568,14 @@ def measure(requests: int) -> dict:
         ("floor: case list", floor_list),
         ("floor: case detail", floor_detail),
     ):
-        with CaptureQueriesContext(connection) as captured:
-            fn()
+        # A request on which the access log's periodic signed checkpoint falls due (once a
+        # minute, AUDIT_CHECKPOINT_INTERVAL) pays its queries too: count the next one instead,
+        # so that the figure is the request's own cost.
+        for _ in range(2):
+            with CaptureQueriesContext(connection) as captured:
+                fn()
+            if not any('INSERT INTO "audit_checkpoint"' in q["sql"] for q in captured):
+                break
         queries[name] = len(captured.captured_queries)
         if name in ("case list", "me/work"):
             result[f"{name} queries"] = [
