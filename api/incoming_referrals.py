@@ -78,6 +78,9 @@ class IncomingReferralSerializer(s.GatedSerializer):
             "message": {"help_text": _("Only where a consent in force names you for `plan`.")}
         }
 
+    def protect(self, data, *, hide):
+        return s.protect_family(data.get("family"), hide=hide)
+
     def get_categories(self, referral) -> list[str]:
         access = self.context["access"].get(referral.pk)
         return sorted(access.categories) if access else []
