@@ -345,8 +345,16 @@ class FamilyLookupSerializer(InputSerializer):
     )
 
 
-class FamilyRefSerializer(serializers.ModelSerializer):
+class ProtectedFieldsMixin:
+    """A serializer whose `protected_fields` a non-disclosure marking may leave out (see
+    `protect_family`): the schema does not call them required."""
+
+    protected_fields: tuple = ()
+
+
+class FamilyRefSerializer(ProtectedFieldsMixin, serializers.ModelSerializer):
     municipality = MunicipalityRefSerializer(read_only=True)
+    protected_fields = PROTECTED_FAMILY_FIELDS
 
     class Meta:
         model = Family
