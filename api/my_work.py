@@ -59,7 +59,8 @@ class MyWorkView(AuditedMixin, APIView):
         shown = []
         for case in work.cases:
             access = work.access[case.pk]
-            categories, sources = set(), set()
+            categories: set[str] = set()
+            sources: set = set()
             if policy.shows_family_on_desk(access):
                 categories.add(Category.BASIC)
                 sources.add(case.family.recorded_by_id)

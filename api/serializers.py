@@ -258,7 +258,7 @@ def protect_family(family: dict | None, *, hide: bool) -> bool:
     if not isinstance(family, dict):
         return False
     shown = False
-    places = [(family, PROTECTED_FAMILY_FIELDS)]
+    places: list[tuple[dict, tuple[str, ...]]] = [(family, PROTECTED_FAMILY_FIELDS)]
     places += [(member, PROTECTED_MEMBER_FIELDS) for member in family.get("members") or []]
     for place, names in places:
         for name in names:

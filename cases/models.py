@@ -582,7 +582,7 @@ class NonDisclosure(models.Model):
     marked_at = models.DateTimeField(default=timezone.now, editable=False)
     marked_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     readers = models.ManyToManyField(
-        "NetworkMember",
+        NetworkMember,
         blank=True,
         related_name="non_disclosures",
         verbose_name=_("named network members"),
