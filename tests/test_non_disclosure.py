@@ -406,3 +406,29 @@ def test_query_counts_do_not_grow_with_markings_or_named_members(world):
             actor=tiina, case=case, access=access_of(tiina, case), member=member, readers=readers
         )
     assert [_count(client, url) for url in urls] == before
+
+
+def test_the_list_of_markings_has_a_constant_number_of_queries(world, django_assert_num_queries):
+    from tests.query_counts import ACCESS_LOG, REQUEST
+
+    case = world.protected["case"]
+    tiina = world.users[TIINA]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens[ANNA]}")
+    # 1 token + user, 2 case with permission join, 3-5 the policy's facts and consents (as for
+    # notes), 6 markings with who marked and lifted, 7 their named members
+    with django_assert_num_queries(7 + REQUEST + ACCESS_LOG):
+        assert len(client.get(_url(case)).json()) == 1
+    for member in case.family.members.exclude(pk=world.protected["eeli"].pk):
+        marking, _new = services.non_disclosure_mark(
+            actor=tiina,
+            case=case,
+            access=access_of(tiina, case),
+            member=member,
+            readers=list(NetworkMember.objects.filter(case=case, kind="professional")),
+        )
+        services.non_disclosure_lift(
+            actor=tiina, case=case, access=access_of(tiina, case), member=member
+        )
+    with django_assert_num_queries(7 + REQUEST + ACCESS_LOG):
+        assert len(client.get(_url(case)).json()) == 3
