@@ -33,7 +33,7 @@ from audit import verify as audit_verify
 from audit.models import AccessEvent
 from audit.recorder import recorder_for
 from consent import policy
-from koordinointi.vocabulary import Category
+from koordinointi.vocabulary import LOG_CATEGORY_CHOICES
 
 AUDIT_LOG = "audit-log"
 ACCESS_HISTORY = "access-history"
@@ -95,7 +95,9 @@ class AuditEventSerializer(serializers.ModelSerializer):
     family = serializers.UUIDField(source="family_id", read_only=True, allow_null=True)
     controller = serializers.UUIDField(source="controller_id", read_only=True, allow_null=True)
     categories = serializers.ListField(
-        child=serializers.ChoiceField(choices=Category.choices), read_only=True
+        child=serializers.ChoiceField(choices=LOG_CATEGORY_CHOICES),
+        read_only=True,
+        help_text=_("Data categories shown; `protected`: data under a non-disclosure marking."),
     )
     disclosed_from = serializers.ListField(child=serializers.UUIDField(), read_only=True)
     consents = serializers.ListField(child=serializers.UUIDField(), read_only=True)
@@ -412,7 +414,7 @@ def history_entry(event: AccessEvent, people: selectors.People) -> dict:
             "organisation": people.organisations.get(event.organisation_id),
             "role": _label(AccessEvent.Role.choices, event.role),
         },
-        "what": [_label(Category.choices, category) for category in event.categories],
+        "what": [_label(LOG_CATEGORY_CHOICES, category) for category in event.categories],
         "action": _label(AccessEvent.Action.choices, event.action),
         "outcome": _label(AccessEvent.Outcome.choices, event.outcome),
         "emergency": event.emergency,

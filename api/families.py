@@ -19,7 +19,14 @@ from consent import policy
 
 
 class FamilyFilter(django_filters.FilterSet):
-    municipality = django_filters.UUIDFilter(field_name="municipality")
+    # A family under a non-disclosure marking is not found by its municipality by anyone who
+    # may not see where it is: the filter would tell it.
+    municipality = django_filters.UUIDFilter(field_name="municipality", method="in_municipality")
+
+    def in_municipality(self, queryset, name, value):
+        return selectors.families_in_municipality(
+            user=cast(User, self.request.user), queryset=queryset, municipality_id=value
+        )
 
     class Meta:
         model = Family

@@ -14,7 +14,7 @@ from api.audit import AuditedMixin, Shown
 from api.serializers import ServiceRefSerializer
 from api.views import UUID_REGEX
 from cases import selectors, services
-from cases.models import FamilyMember, Referral, User
+from cases.models import PROTECTED_FAMILY_FIELDS, FamilyMember, Referral, User
 from consent import policy
 from koordinointi.vocabulary import Category
 
@@ -25,7 +25,9 @@ class ReferralFamilyMemberSerializer(serializers.ModelSerializer):
         fields = ["id", "role", "first_name", "last_name", "birth_date"]
 
 
-class ReferralFamilySerializer(serializers.Serializer):
+class ReferralFamilySerializer(s.ProtectedFieldsMixin, serializers.Serializer):
+    protected_fields = PROTECTED_FAMILY_FIELDS
+
     id = serializers.UUIDField()
     name = serializers.CharField()
     municipality = s.MunicipalityRefSerializer()
@@ -77,6 +79,9 @@ class IncomingReferralSerializer(s.GatedSerializer):
         extra_kwargs = {
             "message": {"help_text": _("Only where a consent in force names you for `plan`.")}
         }
+
+    def protect(self, data, *, hide):
+        return s.protect_family(data.get("family"), hide=hide)
 
     def get_categories(self, referral) -> list[str]:
         access = self.context["access"].get(referral.pk)

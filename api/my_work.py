@@ -11,7 +11,7 @@ from api.audit import AuditedMixin, Shown
 from api.plan_actions import PlanActionSerializer
 from cases import selectors
 from consent import policy
-from koordinointi.vocabulary import Category
+from koordinointi.vocabulary import PROTECTED, Category
 
 
 class ConsentRequestBriefSerializer(serializers.Serializer):
@@ -55,16 +55,22 @@ class MyWorkView(AuditedMixin, APIView):
         if work is None:
             return []
         with_actions = {a.case_id for a in work.overdue + work.due_soon}
+        protected_actions = {a.case_id for a in work.overdue + work.due_soon if a.protected}
         shown = []
         for case in work.cases:
             access = work.access[case.pk]
-            categories, sources = set(), set()
+            categories: set[str] = set()
+            sources: set = set()
             if policy.shows_family_on_desk(access):
                 categories.add(Category.BASIC)
                 sources.add(case.family.recorded_by_id)
             if case.pk in with_actions:
                 categories.add(Category.PLAN)
                 sources.add(case.responsible_organisation_id)
+            if PROTECTED in self.disclosure.of(case.pk)[0] or (
+                case.pk in protected_actions and policy.shows_protected(access)
+            ):
+                categories.add(PROTECTED)
             shown.append(Shown(case, access, categories, sources))
         return shown
 
@@ -75,6 +81,7 @@ class MyWorkView(AuditedMixin, APIView):
             "request": request,
             "access": work.access,
             "consent_recipients": work.consent_recipients,
+            "disclosure": self.disclosure,
         }
         body = MyWorkSerializer(
             {

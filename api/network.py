@@ -15,8 +15,9 @@ from api import serializers as s
 from api.views import UUID_REGEX, CaseScopedMixin
 from cases import selectors, services
 from cases.models import FamilyMember, Invitation, NetworkMember, Note, User
+from consent import policy
 from consent.policy import Need
-from koordinointi.vocabulary import Category
+from koordinointi.vocabulary import PROTECTED, Category
 
 
 class NetworkMemberViewSet(
@@ -170,6 +171,11 @@ class NoteViewSet(
             return Note.objects.none()
         case, access = self.case_and_access()
         return selectors.note_list(case=case, access=access)
+
+    def shown_categories(self, case, access):
+        if policy.shows_protected(access) and any(n.protected for n in self.shown_objects()):
+            return {PROTECTED}, set()
+        return set(), set()
 
     @extend_schema(request=s.NoteCreateSerializer, responses={201: s.NoteSerializer})
     def create(self, request, case_pk=None):

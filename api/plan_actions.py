@@ -14,7 +14,9 @@ from api.serializers import ServiceRefSerializer
 from api.views import UUID_REGEX, PlanScopedMixin
 from cases import selectors, services
 from cases.models import NetworkMember, PlanAction, Service, User
+from consent import policy
 from consent.policy import Need
+from koordinointi.vocabulary import PROTECTED
 
 
 class PlanActionSerializer(serializers.ModelSerializer):
@@ -42,6 +44,7 @@ class PlanActionSerializer(serializers.ModelSerializer):
             "status",
             "overdue",
             "service",
+            "protected",
             "created_at",
             "updated_at",
         ]
@@ -86,6 +89,14 @@ class PlanActionWriteSerializer(s.InputSerializer):
         allow_null=True,
         default=None,
     )
+    protected = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_(
+            "Under a non-disclosure marking, only the responsible worker and the members they "
+            "name see this action."
+        ),
+    )
 
     def __init__(self, *args, case=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -109,8 +120,14 @@ class PlanActionViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return PlanAction.objects.none()
-        case, _access = self.plan_case()
-        return selectors.plan_action_list(case=case)
+        case, access = self.plan_case()
+        return selectors.plan_action_list(case=case, access=access)
+
+    def shown_categories(self, case, access):
+        categories, sources = super().shown_categories(case, access)
+        if policy.shows_protected(access) and any(a.protected for a in self.shown_objects()):
+            categories = categories | {PROTECTED}
+        return categories, sources
 
     @extend_schema(request=PlanActionWriteSerializer, responses={201: PlanActionSerializer})
     def create(self, request, case_pk=None):
@@ -118,7 +135,9 @@ class PlanActionViewSet(
         self.case_and_access(need=Need.CHANGE)
         data = PlanActionWriteSerializer(data=request.data, case=case)
         data.is_valid(raise_exception=True)
-        action = services.plan_action_create(actor=request.user, case=case, **data.validated_data)
+        action = services.plan_action_create(
+            actor=request.user, case=case, access=access, **data.validated_data
+        )
         return Response(
             PlanActionSerializer(self.get_queryset().get(pk=action.pk)).data,
             status=status.HTTP_201_CREATED,
@@ -136,5 +155,5 @@ class PlanActionViewSet(
             for name in data.initial_data
             if name in data.validated_data
         }
-        services.plan_action_update(actor=request.user, action=action, data=fields)
+        services.plan_action_update(actor=request.user, action=action, data=fields, access=access)
         return Response(PlanActionSerializer(self.get_queryset().get(pk=action.pk)).data)

@@ -242,3 +242,21 @@ class GatedSerializerExtension(OpenApiSerializerExtension):
         else:
             schema.pop("required", None)
         return schema
+
+
+class ProtectedFieldsExtension(OpenApiSerializerExtension):
+    """Fields a non-disclosure marking may leave out (api/serializers.py ProtectedFieldsMixin)
+    are not required either."""
+
+    target_class = "api.serializers.ProtectedFieldsMixin"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        protected = set(self.target.protected_fields)
+        required = [name for name in schema.get("required", []) if name not in protected]
+        if required:
+            schema["required"] = required
+        else:
+            schema.pop("required", None)
+        return schema

@@ -9,6 +9,8 @@ from rest_framework import serializers
 from api.audit import disclosure_of
 from cases.identity_code import validate_identity_code_or_temporary
 from cases.models import (
+    PROTECTED_FAMILY_FIELDS,
+    PROTECTED_MEMBER_FIELDS,
     Area,
     Case,
     Family,
@@ -25,7 +27,8 @@ from cases.models import (
     ServiceLanguage,
     User,
 )
-from koordinointi.vocabulary import Category
+from consent import policy
+from koordinointi.vocabulary import PROTECTED, Category
 
 if TYPE_CHECKING:  # what the mixin is mixed into, for mypy
     _SerializerBase = serializers.Serializer
@@ -189,7 +192,14 @@ class FamilyMemberSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializ
             "identity_code",
             "has_identity_code",
             "identity_code_temporary",
+            "address",
+            "contact",
+            "school",
         ]
+        extra_kwargs = {
+            name: {"help_text": _("Left out under a non-disclosure marking you may not see.")}
+            for name in PROTECTED_MEMBER_FIELDS
+        }
 
     def get_has_identity_code(self, member) -> bool:
         return bool(member.identity_code_index)
@@ -229,7 +239,36 @@ class GatedSerializer(serializers.ModelSerializer):
                 disclosure.add(
                     self.case_key(instance), category, self.source_of(instance, category)
                 )
+        if access is not None and access.protected:
+            if self.protect(data, hide=policy.hides_protected(access)):
+                disclosure.add(
+                    self.case_key(instance), PROTECTED, self.source_of(instance, Category.BASIC)
+                )
         return data
+
+    def protect(self, data: dict, *, hide: bool) -> bool:
+        """Under a non-disclosure marking: leave out where the family is when `hide`; answer
+        whether any of it is shown (then the read is flagged in the access log)."""
+        return False
+
+
+def protect_family(family: dict | None, *, hide: bool) -> bool:
+    """The family's municipality and its members' addresses, contact details and schools:
+    left out when `hide`; True when any of them is shown."""
+    if not isinstance(family, dict):
+        return False
+    shown = False
+    places: list[tuple[dict, tuple[str, ...]]] = [(family, PROTECTED_FAMILY_FIELDS)]
+    places += [(member, PROTECTED_MEMBER_FIELDS) for member in family.get("members") or []]
+    for place, names in places:
+        for name in names:
+            if name not in place:
+                continue
+            if hide:
+                place.pop(name)
+            elif place[name] not in (None, ""):
+                shown = True
+    return shown
 
 
 class FamilySerializer(GatedSerializer):
@@ -243,8 +282,22 @@ class FamilySerializer(GatedSerializer):
         "members": "basic",
     }
 
+    non_disclosure = serializers.SerializerMethodField(
+        help_text=_(
+            "A non-disclosure marking is in force: where the family is shows only to the "
+            "responsible worker and the members they name."
+        )
+    )
+
     def source_of(self, instance, category):
         return instance.recorded_by_id
+
+    def protect(self, data, *, hide):
+        return protect_family(data, hide=hide)
+
+    def get_non_disclosure(self, family) -> bool:
+        access = self.context.get("access", {}).get(family.pk)
+        return bool(access and access.protected)
 
     class Meta:
         model = Family
@@ -255,6 +308,7 @@ class FamilySerializer(GatedSerializer):
             "joint_custody",
             "recorded_by",
             "members",
+            "non_disclosure",
             "created_at",
         ]
 
@@ -291,8 +345,16 @@ class FamilyLookupSerializer(InputSerializer):
     )
 
 
-class FamilyRefSerializer(serializers.ModelSerializer):
+class ProtectedFieldsMixin:
+    """A serializer whose `protected_fields` a non-disclosure marking may leave out (see
+    `protect_family`): the schema does not call them required."""
+
+    protected_fields: tuple = ()
+
+
+class FamilyRefSerializer(ProtectedFieldsMixin, serializers.ModelSerializer):
     municipality = MunicipalityRefSerializer(read_only=True)
+    protected_fields = PROTECTED_FAMILY_FIELDS
 
     class Meta:
         model = Family
@@ -306,10 +368,23 @@ class CaseSerializer(GatedSerializer):
     categories = serializers.SerializerMethodField(
         help_text=_("The data categories of this case that you may read.")
     )
+    non_disclosure = serializers.SerializerMethodField(
+        help_text=_(
+            "A non-disclosure marking is in force: where the family is shows only to the "
+            "responsible worker and the members they name."
+        )
+    )
     gated_fields = {"family": "basic", "opening_reason": "basic"}
 
     def source_of(self, instance, category):
         return instance.family.recorded_by_id
+
+    def protect(self, data, *, hide):
+        return protect_family(data.get("family"), hide=hide)
+
+    def get_non_disclosure(self, case) -> bool:
+        access = self.context.get("access", {}).get(case.pk)
+        return bool(access and access.protected)
 
     class Meta:
         model = Case
@@ -324,6 +399,7 @@ class CaseSerializer(GatedSerializer):
             "closed_at",
             "closing_reason",
             "categories",
+            "non_disclosure",
         ]
 
     def get_categories(self, case) -> list[str]:
@@ -502,6 +578,7 @@ class NoteSerializer(serializers.ModelSerializer):
             "organisation",
             "subject",
             "text",
+            "protected",
             "created_at",
         ]
 
@@ -516,6 +593,14 @@ class NoteSerializer(serializers.ModelSerializer):
 class NoteCreateSerializer(InputSerializer):
     category = serializers.ChoiceField(choices=Category.choices)
     text = serializers.CharField(max_length=20000)
+    protected = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_(
+            "Under a non-disclosure marking, only the responsible worker and the members they "
+            "name see this note."
+        ),
+    )
     subject = serializers.PrimaryKeyRelatedField(
         queryset=FamilyMember.objects.all(), required=False, default=None
     )

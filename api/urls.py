@@ -17,6 +17,7 @@ from api import (
     meetings,
     my_work,
     network,
+    non_disclosures,
     organisations,
     plan_actions,
     reassignments,
@@ -42,6 +43,9 @@ case_router.register("members", network.NetworkMemberViewSet, basename="case-mem
 case_router.register("invitations", network.CaseInvitationViewSet, basename="case-invitation")
 case_router.register("notes", network.NoteViewSet, basename="case-note")
 case_router.register("consent-requests", consents.CaseConsentViewSet, basename="case-consent")
+case_router.register(
+    "non-disclosures", non_disclosures.NonDisclosureViewSet, basename="case-non-disclosure"
+)
 
 urlpatterns = [
     path("auth/token/", auth_views.TokenView.as_view(), name="auth-token"),

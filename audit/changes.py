@@ -11,6 +11,8 @@ EXCLUDED = {
     "cases.FamilyMember": ["identity_code_index"],
     "cases.User": ["password", "last_login"],
 }
+# Many-to-many fields whose changes are history too: who was named to see protected data.
+M2M = {"cases.NonDisclosure": {"readers"}}
 # Not "audit": its access and disclosure events are history already, append-only and chained;
 # a change-history row for each of them would double every read's writes.
 DOMAIN_APPS = ("cases", "consent")
@@ -38,6 +40,7 @@ def register_domain_models() -> None:
                 mask_fields=MASKED.get(label, []),
                 mask_callable="audit.changes.mask_completely",
                 exclude_fields=EXCLUDED.get(label, []),
+                m2m_fields=M2M.get(label, set()),
             )
     # Worker accounts are kept by coordinators: their history matters, their hashes do not.
     user_model = apps.get_model("cases", "User")

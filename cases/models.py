@@ -269,6 +269,11 @@ class FamilyMember(models.Model):
         related_name="family_memberships",
         help_text=_("The portal account of this family member, if any."),
     )
+    # Where the member lives and is reached: `basic` data, and under a non-disclosure marking
+    # (`NonDisclosure`) shown only to those the policy lets see protected data.
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    contact = models.CharField(_("contact details"), max_length=300, blank=True)
+    school = models.CharField(_("school or day care"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["role", "birth_date", "id"]
@@ -293,6 +298,12 @@ class FamilyMember(models.Model):
         worker records what the family's papers show. It is marked, so that it is replaced when
         the permanent code comes."""
         return bool(self.identity_code) and is_temporary_identity_code(self.identity_code)
+
+
+# The fields of a family and its members that tell where the family is: protected under a
+# non-disclosure marking (the family's municipality is one fact for all its members).
+PROTECTED_FAMILY_FIELDS = ("municipality",)
+PROTECTED_MEMBER_FIELDS = ("address", "contact", "school")
 
 
 class Case(models.Model):
@@ -555,6 +566,49 @@ class Invitation(models.Model):
         return self.expires_at <= timezone.now()
 
 
+class NonDisclosure(models.Model):
+    """A non-disclosure marking for personal safety (turvakielto) of one family member.
+
+    While it is in force (not lifted), where the family is (its municipality, its members'
+    addresses, contact details, schools and day cares) and the free text the worker flagged as
+    protected reach only the case's responsible worker and the network members named here
+    (`consent.policy.may_see_protected`). Marked and lifted by the responsible worker; both are
+    recorded here and in the change history."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    member = models.ForeignKey(
+        FamilyMember, on_delete=models.CASCADE, related_name="non_disclosures"
+    )
+    marked_at = models.DateTimeField(default=timezone.now, editable=False)
+    marked_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    readers = models.ManyToManyField(
+        NetworkMember,
+        blank=True,
+        related_name="non_disclosures",
+        verbose_name=_("named network members"),
+        help_text=_("Network members who may see the protected data."),
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lifted_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-marked_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(lifted_at__isnull=True),
+                name="one_non_disclosure_in_force_per_member",
+            )
+        ]
+        verbose_name = _("non-disclosure marking")
+        verbose_name_plural = _("non-disclosure markings")
+
+    def __str__(self):
+        return f"{self.member_id} ({'lifted' if self.lifted_at else 'in force'})"
+
+
 class Note(models.Model):
     """A note on a case: one data category, recorded by one organisation."""
 
@@ -572,6 +626,14 @@ class Note(models.Model):
         help_text=_("The family member the note is about, if it is about one."),
     )
     text = models.TextField(_("text"))
+    protected = models.BooleanField(
+        _("protected"),
+        default=False,
+        help_text=_(
+            "Under a non-disclosure marking of the family, shown only to the responsible worker "
+            "and the members they name."
+        ),
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -670,6 +732,14 @@ class PlanAction(models.Model):
     )
     service = models.ForeignKey(
         Service, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    protected = models.BooleanField(
+        _("protected"),
+        default=False,
+        help_text=_(
+            "Under a non-disclosure marking of the family, shown only to the responsible worker "
+            "and the members they name."
+        ),
     )
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

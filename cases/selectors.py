@@ -192,7 +192,10 @@ def note_list(*, case: Case, access: Access) -> QuerySet[Note]:
     )
     if access.is_family:
         visible = Q()
-    return case.notes.filter(visible).select_related("author", "organisation")
+    notes = case.notes.filter(visible)
+    if policy.hides_protected(access):
+        notes = notes.filter(protected=False)
+    return notes.select_related("author", "organisation")
 
 
 def plan_get(*, case: Case) -> Plan:
@@ -278,12 +281,15 @@ def services_for_case(*, case: Case, queryset: QuerySet[Service]) -> QuerySet[Se
     return queryset
 
 
-def plan_action_list(*, case: Case) -> QuerySet:
+def plan_action_list(*, case: Case, access: Access | None = None) -> QuerySet:
+    """The plan's actions; those flagged protected only for who may see protected data (pass
+    the reader's `access`; without one, every action: for services and notifications)."""
     from cases.models import PlanAction
 
-    return PlanAction.objects.filter(case=case).select_related(
-        "responsible_user", "responsible_member", "service__organisation"
-    )
+    actions = PlanAction.objects.filter(case=case)
+    if access is not None and policy.hides_protected(access):
+        actions = actions.filter(protected=False)
+    return actions.select_related("responsible_user", "responsible_member", "service__organisation")
 
 
 def meeting_list(*, case: Case) -> QuerySet:
@@ -404,7 +410,11 @@ def my_work(*, user: User, today=None, horizon_days: int = 14) -> MyWork:
     )
     # Only actions of cases whose plan the worker may read now (consent may have ended).
     actions = [
-        a for a in actions if a.case_id in accesses and accesses[a.case_id].can_read(Category.PLAN)
+        a
+        for a in actions
+        if a.case_id in accesses
+        and accesses[a.case_id].can_read(Category.PLAN)
+        and not (a.protected and policy.hides_protected(accesses[a.case_id]))
     ]
     now = timezone.now()
     waiting = Consent.objects.filter(
@@ -474,3 +484,24 @@ def responsibility_report(*, cases: QuerySet[Case] | None = None) -> dict:
         .count(),
         "generated_at": timezone.now(),
     }
+
+
+def non_disclosure_list(*, case: Case) -> QuerySet:
+    """The non-disclosure markings of the family's members, in force and lifted, newest first;
+    seen by whoever sees the case (that a marking exists is never protected)."""
+    from cases.models import NonDisclosure
+
+    return (
+        NonDisclosure.objects.filter(member__family_id=case.family_id)
+        .select_related("marked_by", "lifted_by")
+        .prefetch_related("readers")
+        .order_by("-marked_at", "id")
+    )
+
+
+def families_in_municipality(*, user: User, queryset: QuerySet[Family], municipality_id):
+    """The families of `queryset` in a municipality, less those whose location a
+    non-disclosure marking hides from `user`."""
+    return queryset.filter(municipality_id=municipality_id).exclude(
+        pk__in=policy.families_hiding_location(user)
+    )

@@ -30,6 +30,7 @@ from cases.models import (
     Meeting,
     Municipality,
     NetworkMember,
+    NonDisclosure,
     Note,
     Organisation,
     OrganisationMembership,
@@ -425,10 +426,13 @@ def note_create(
     category: str,
     text: str,
     subject: FamilyMember | None = None,
+    protected: bool = False,
 ) -> Note:
     """Record a note as a worker of the organisation they act for on this case (`access`, from
     `policy.authorize`), in a category the policy lets them write in."""
     policy.check_note_category(access, category)
+    if protected:
+        policy.require_may_flag_protected(access)
     organisation_id = access.organisation_id
     case = _locked_open_case(case.pk)
     if subject is not None and subject.family_id != case.family_id:
@@ -440,6 +444,7 @@ def note_create(
         organisation_id=organisation_id,
         subject=subject,
         text=text,
+        protected=protected,
     )
     note.full_clean()
     note.save()
@@ -503,7 +508,12 @@ def plan_action_create(
     due_date: datetime.date | None = None,
     status: str = PlanAction.Status.PLANNED,
     service: Service | None = None,
+    protected: bool = False,
+    access: policy.Access | None = None,
 ) -> PlanAction:
+    """Add an action; one flagged `protected` needs the actor's `access` (the policy's)."""
+    if protected:
+        policy.require_may_flag_protected(access)
     case = _locked_open_case(case.pk)
     user, member = _plan_responsible(
         case, responsible_user=responsible_user, responsible_member=responsible_member
@@ -517,6 +527,7 @@ def plan_action_create(
         due_date=due_date,
         status=status,
         service=service,
+        protected=protected,
         created_by=actor,
     )
     action.full_clean()
@@ -525,8 +536,13 @@ def plan_action_create(
 
 
 @transaction.atomic
-def plan_action_update(*, actor: User, action: PlanAction, data: dict) -> PlanAction:
-    """Change an action; a new due date re-arms its reminder."""
+def plan_action_update(
+    *, actor: User, action: PlanAction, data: dict, access: policy.Access | None = None
+) -> PlanAction:
+    """Change an action; a new due date re-arms its reminder. Flagging it `protected` needs the
+    actor's `access` (the policy's)."""
+    if data.get("protected"):
+        policy.require_may_flag_protected(access)
     case = _locked_open_case(action.case_id)
     action = PlanAction.objects.select_for_update().get(pk=action.pk)
     data = dict(data)
@@ -972,3 +988,63 @@ def emergency_access_open(
     )
     logger.info("emergency access %s opened to case %s", grant.pk, case.pk)
     return grant
+
+
+# --- Non-disclosure (issue 16): a family member's marking for personal safety (turvakielto) ----
+
+
+@transaction.atomic
+def non_disclosure_mark(
+    *,
+    actor: User,
+    case: Case,
+    access: policy.Access,
+    member: FamilyMember,
+    readers: list[NetworkMember] | tuple = (),
+) -> tuple[NonDisclosure, bool]:
+    """Mark `member` under non-disclosure (or, when a marking of theirs is in force, change
+    whom it names), naming the professional network members of this case who may see the
+    protected data. Returns (marking, whether it is new). The responsible worker's alone."""
+    policy.require_may_mark_non_disclosure(access)
+    case = _locked_open_case(case.pk)
+    if member.family_id != case.family_id:
+        raise ValidationError({"member": _("Name a member of this family.")})
+    if any(
+        reader.case_id != case.pk
+        or reader.removed_at is not None
+        or reader.kind != NetworkMember.Kind.PROFESSIONAL
+        for reader in readers
+    ):
+        raise ValidationError({"readers": _("Name professional members of this case's network.")})
+    marking = (
+        NonDisclosure.objects.select_for_update()
+        .filter(member=member, lifted_at__isnull=True)
+        .first()
+    )
+    created = marking is None
+    if marking is None:
+        marking = NonDisclosure(member=member, marked_by=actor)
+        marking.full_clean()
+        marking.save()
+    marking.readers.set(readers)
+    return marking, created
+
+
+@transaction.atomic
+def non_disclosure_lift(
+    *, actor: User, case: Case, access: policy.Access, member: FamilyMember
+) -> NonDisclosure:
+    """Lift the marking in force of `member`: the time and the worker are recorded."""
+    policy.require_may_mark_non_disclosure(access)
+    case = _locked_open_case(case.pk)
+    marking = (
+        NonDisclosure.objects.select_for_update()
+        .filter(member=member, member__family_id=case.family_id, lifted_at__isnull=True)
+        .first()
+    )
+    if marking is None:
+        raise ValidationError({"member": _("This member has no non-disclosure marking in force.")})
+    marking.lifted_at = timezone.now()
+    marking.lifted_by = actor
+    marking.save(update_fields=["lifted_at", "lifted_by"])
+    return marking

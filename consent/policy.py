@@ -25,7 +25,7 @@ force.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from django.contrib.auth.models import Permission
@@ -45,6 +45,7 @@ from cases.models import (
     Handover,
     Municipality,
     NetworkMember,
+    NonDisclosure,
     OrganisationMembership,
     Referral,
 )
@@ -77,6 +78,10 @@ class Access:
     purpose: str = ""  # ... with the reason given for the emergency access
     expires_at: object = None  # when an emergency access ends
     note_categories: frozenset = frozenset()  # the categories the user may write notes in
+    # A non-disclosure marking is in force on the family (everyone who sees the case sees that),
+    # and whether this user is one who may see the protected data (`may_see_protected`).
+    protected: bool = False
+    sees_protected: bool = False
 
     @property
     def organisation_id(self):
@@ -117,6 +122,8 @@ class Facts:
     emergency: dict = field(default_factory=dict)
     # user_id -> {organisation_id: end or None} of worker memberships in force (active accounts)
     posts: dict = field(default_factory=dict)
+    protected: bool = False  # a non-disclosure marking of a family member is in force
+    protected_readers: set = field(default_factory=set)  # user ids the worker named on this case
 
 
 def _post_end(facts: Facts, user_id, organisation_id):
@@ -132,6 +139,69 @@ def _sooner(*ends):
 
 def decide(facts: Facts, user_id) -> Access:
     """The rules: what `user_id` may do on `facts.case`, from the facts alone."""
+    access = _decide(facts, user_id)
+    if not facts.protected or not access.view:
+        return access
+    # Under a non-disclosure marking, where the family is reaches the responsible worker and
+    # the network members they named (while in force): not the family's own accounts (a
+    # guardian may be the one the family is protected from), not an emergency access.
+    named = access.role == "member" and user_id in facts.protected_readers
+    return replace(access, protected=True, sees_protected=access.role == "responsible" or named)
+
+
+def may_see_protected(access: Access) -> bool:
+    """Whether the user may see the protected data of a case: where the family is (its
+    municipality, its members' addresses, contact details, schools and day cares) and the free
+    text flagged as protected. Everyone may where no non-disclosure marking is in force; under
+    one, only the responsible worker and the network members they named. Every face asks this."""
+    return access.view and (not access.protected or access.sees_protected)
+
+
+def hides_protected(access: Access) -> bool:
+    """A marking is in force and this user may not see what it protects."""
+    return access.protected and not may_see_protected(access)
+
+
+def shows_protected(access: Access) -> bool:
+    """A marking is in force and this user sees what it protects (reads flagged in the log)."""
+    return access.protected and may_see_protected(access)
+
+
+def require_may_mark_non_disclosure(access: Access) -> None:
+    """Only the case's responsible worker (in post, on an open case) marks a family member
+    under non-disclosure, names who may see, and lifts the marking."""
+    if access.role != "responsible" or not access.manage:
+        raise PermissionDenied(_("Only the responsible worker can mark or lift non-disclosure."))
+
+
+def require_may_flag_protected(access: Access | None) -> None:
+    """Free text is flagged as protected by those who may see protected data (who else could
+    not read what they wrote)."""
+    if access is None or hides_protected(access) or not access.view:
+        raise PermissionDenied(
+            _("Only the responsible worker and the members they name can flag text as protected.")
+        )
+
+
+def families_hiding_location(user) -> QuerySet:
+    """Ids of the families under a non-disclosure marking whose location `user` may not see:
+    a filter by municipality must not find them (it would tell where they are)."""
+    marked = NonDisclosure.objects.filter(lifted_at__isnull=True)
+    named = marked.filter(
+        readers__user_id=user.pk,
+        readers__removed_at__isnull=True,
+        readers__case__status=Case.Status.OPEN,
+    ).values("member__family_id")
+    responsible = Case.objects.filter(responsible_worker_id=user.pk).values("family_id")
+    return (
+        Family.objects.filter(pk__in=marked.values("member__family_id"))
+        .exclude(pk__in=responsible)
+        .exclude(pk__in=named)
+        .values("pk")
+    )
+
+
+def _decide(facts: Facts, user_id) -> Access:
     case = facts.case
     is_open = case.status == Case.Status.OPEN
     if user_id == case.responsible_worker_id:
@@ -226,6 +296,10 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
     posts = OrganisationMembership.objects.filter(
         in_force(now, start=None), role=OrganisationMembership.Role.WORKER
     )
+    # Non-disclosure markings in force, one row per named network member (or one without).
+    markings = NonDisclosure.objects.filter(
+        lifted_at__isnull=True, member__family_id__in={case.family_id for case in cases}
+    )
     if user is not None:
         # The user's own account is at hand (`access_for` answers a closed one itself): no
         # join on it.
@@ -284,13 +358,29 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
             started=no_time,
             ends=no_time,
         ),
+        # c: the family; user_id: a named member; organisation_id: the case they are named on.
+        markings.annotate(
+            k=kind("n"),
+            c=models.F("member__family_id"),
+            user_id=models.F("readers__user_id"),
+            organisation_id=models.F("readers__case_id"),
+            reason=no_text,
+            started=no_time,
+            ends=no_time,
+        ),
     ]
     first, *rest = (branch.order_by().values_list(*columns) for branch in branches)
     newest: dict = {}
     user_posts: dict = {}
     guardian_families: dict = {}
+    marked_families: set = set()
+    named: set = set()  # (case id, user id)
     for k, c, user_id, organisation_id, reason, started, ends in first.union(*rest, all=True):
-        if k == "m":
+        if k == "n":
+            marked_families.add(c)
+            if user_id is not None:
+                named.add((organisation_id, user_id))
+        elif k == "m":
             facts[c].members[user_id] = organisation_id
             facts[c].own_categories[user_id] = reason
         elif k == "p":
@@ -306,6 +396,9 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
     for case in cases:
         facts[case.pk].guardians = guardian_families.get(case.family_id, set())
         facts[case.pk].posts = user_posts
+        if case.family_id in marked_families:
+            facts[case.pk].protected = True
+            facts[case.pk].protected_readers = {u for c, u in named if c == case.pk}
 
     member_case_ids = [case_id for case_id, f in facts.items() if f.members]
     if member_case_ids:
@@ -996,7 +1089,15 @@ def referral_access(referrals, *, now=None) -> dict:
     referrals = list(referrals)
     now = now or timezone.now()
     granted: dict = {}
+    marked: set = set()
     if referrals:
+        # The receiving organisation is never among those named to see protected data.
+        marked = set(
+            NonDisclosure.objects.filter(
+                lifted_at__isnull=True,
+                member__family__cases__in={r.case_id for r in referrals},
+            ).values_list("member__family__cases", flat=True)
+        )
         rows = Consent.objects.filter(
             case_id__in={r.case_id for r in referrals},
             recipients__in={r.organisation_id for r in referrals},
@@ -1016,6 +1117,7 @@ def referral_access(referrals, *, now=None) -> dict:
             organisations=frozenset({referral.organisation_id}),
             role="referral",
             consents=tuple(sorted(pairs, key=str)),
+            protected=referral.case_id in marked,
         )
     return accesses
 

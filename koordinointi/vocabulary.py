@@ -58,6 +58,15 @@ class Category(models.TextChoices):
     NOTES_GENERAL = "notes_general", _("General notes")
 
 
+# The access log's categories are the data categories above and one more: `protected`, named
+# beside them when a read showed data under a non-disclosure marking (where the family is, or
+# free text flagged as protected). Not a `Category`: no consent or permission names it, and only
+# the responsible worker and the members they name ever read it (consent/policy.py).
+PROTECTED = "protected"
+LOG_CATEGORY_CHOICES = [*Category.choices, (PROTECTED, _("Protected (non-disclosure)"))]
+LOG_CATEGORIES = frozenset(value for value, _label in LOG_CATEGORY_CHOICES)
+
+
 def view_permission(category: str) -> str:
     """Codename of the per-case permission that lets a user read one data category."""
     return f"view_case_{category}"

@@ -13,7 +13,7 @@ from consent import selectors as consent_selectors
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
 from consent.policy import Access
-from koordinointi.vocabulary import Category
+from koordinointi.vocabulary import LOG_CATEGORY_CHOICES
 
 # What each logged resource is, in words a family understands.
 CASE_LABEL = _("your case and who is responsible for it")
@@ -30,6 +30,9 @@ RESOURCE_LABELS = {
     "access-history": _("this list of who has seen your information"),
     "emergency-access": CASE_LABEL,
 }
+
+
+LOG_LABELS = dict(LOG_CATEGORY_CHOICES)
 
 
 def family_access_history(*, case: Case, access: Access) -> QuerySet[AccessEvent]:
@@ -64,7 +67,7 @@ def describe_events(events) -> list[dict]:
                 if event.role in AccessEvent.Role.values
                 else "",
                 "resource": RESOURCE_LABELS.get(event.resource, CASE_LABEL),
-                "categories": [Category(c).label for c in event.categories if c in Category.values],
+                "categories": [LOG_LABELS[c] for c in event.categories if c in LOG_LABELS],
                 "denied": event.outcome == AccessEvent.Outcome.DENIED,
                 "emergency": event.emergency,
                 "action": event.action,

@@ -174,6 +174,7 @@ def case_detail(request, case_id):
         organisation=case.responsible_organisation,
         plan=plan if plan.pk else None,
         members=members,
+        non_disclosure=access.protected,
     )
 
 

@@ -192,6 +192,13 @@ TABLE: dict[str, dict[str, Probe]] = {
         "GET": P("case", "read_consents"),
         "POST": P("case", "manage"),
     },
+    # Non-disclosure markings (issue 16): that one exists is seen by whoever sees the case;
+    # the responsible worker alone marks, names who may see, and lifts.
+    "/api/v1/cases/{case_pk}/non-disclosures/": {
+        "GET": P("case", "read"),
+        "POST": P("case", "manage"),
+    },
+    "/api/v1/cases/{case_pk}/non-disclosures/lift/": {"POST": P("case", "manage")},
     # Invitations waiting for you, answered by the e-mailed token or by id.
     "/api/v1/invitations/": {"GET": P("signed_in", "read")},
     "/api/v1/invitations/{token}/accept/": {"POST": P("my_invitation", "answer")},

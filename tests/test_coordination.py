@@ -466,11 +466,12 @@ def test_incoming_referrals_have_a_constant_number_of_queries(
     refer(1)
     client = api.as_user(user("jenni.jarjesto"))
     # 1 token + user, 2 count, 3 page of referrals with service, organisations, workers, case
-    # and family, 4 the families' members, 5 consents naming the organisation
-    with django_assert_num_queries(5 + REQUEST + ACCESS_LOG):
+    # and family, 4 the families' members, 5 consents naming the organisation, 6 non-disclosure
+    # markings in force on the families
+    with django_assert_num_queries(6 + REQUEST + ACCESS_LOG):
         assert client.get("/api/v1/referrals/incoming/").json()["count"] == 1
     refer(10)
-    with django_assert_num_queries(5 + REQUEST + ACCESS_LOG):
+    with django_assert_num_queries(6 + REQUEST + ACCESS_LOG):
         assert client.get("/api/v1/referrals/incoming/").json()["count"] == 11
 
 
@@ -654,11 +655,11 @@ def test_the_meeting_and_referral_lists_have_a_constant_number_of_queries(
         body = client.get(url(scenario, "meetings/")).json()
     assert body["count"] == 1 and body["results"][0]["minutes"]  # health notes: consented
     # 1-5 as above, 6 count, 7 page of referrals with service, organisations and workers,
-    # 8 consents naming the receiving organisations
-    with django_assert_num_queries(8 + REQUEST + ACCESS_LOG):
+    # 8 consents naming the receiving organisations, 9 non-disclosure markings in force
+    with django_assert_num_queries(9 + REQUEST + ACCESS_LOG):
         assert client.get(url(scenario, "referrals/")).json()["count"] == 1
     book(12, 1)
     with django_assert_num_queries(12 + REQUEST + ACCESS_LOG):
         assert client.get(url(scenario, "meetings/")).json()["count"] == 13
-    with django_assert_num_queries(8 + REQUEST + ACCESS_LOG):
+    with django_assert_num_queries(9 + REQUEST + ACCESS_LOG):
         assert client.get(url(scenario, "referrals/")).json()["count"] == 13

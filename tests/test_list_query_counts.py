@@ -37,6 +37,9 @@ LIST_QUERY_COUNT_TESTS = {
         "tests.test_network::test_case_list_query_count_is_constant_with_members_and_consents"
     ),
     "family-list": "tests.test_cases_api::test_family_list_query_count_is_constant",
+    "case-non-disclosure-list": (
+        "tests.test_non_disclosure::test_the_list_of_markings_has_a_constant_number_of_queries"
+    ),
     "service-list": "tests.test_cases_api::test_service_list_query_count_is_constant",
     "organisation-list": f"{HERE}::test_organisation_list",
     "worker-list": f"{HERE}::test_worker_list",
