@@ -116,11 +116,11 @@ def notes_page(*, case: Case, access: Access) -> Page:
             "-created_at", "id"
         )
     )
-    return Page(
-        context={"notes": notes},
-        categories={n.category for n in notes},
-        sources={n.organisation_id for n in notes},
-    )
+    categories, sources = {n.category for n in notes}, {n.organisation_id for n in notes}
+    if any(n.subject_id for n in notes):  # "about Aino": a member's name is basic data
+        categories.add(Category.BASIC)
+        sources.add(case.family.recorded_by_id)
+    return Page(context={"notes": notes}, categories=categories, sources=sources)
 
 
 def case_consents(*, user, case: Case) -> list[Consent]:
