@@ -10,7 +10,7 @@ checks it again, so nothing here answers anyone but a guardian of the family.
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -18,7 +18,13 @@ from django.utils.translation import gettext_lazy as _
 from audit import selectors as audit_selectors
 from audit.models import AccessEvent
 from cases import selectors
-from cases.models import Case, CorrectionRequest, FamilyMember, NetworkMember, OrganisationMembership
+from cases.models import (
+    Case,
+    CorrectionRequest,
+    FamilyMember,
+    NetworkMember,
+    OrganisationMembership,
+)
 from consent import policy
 from consent import selectors as consent_selectors
 from consent.models import Consent
@@ -112,9 +118,9 @@ def notes_page(*, case: Case, access: Access) -> Page:
     """The notes the family may read (the policy's `note_list` for the family's access)."""
     _family(access)
     notes = list(
-        selectors.note_list(case=case, access=access).select_related("subject").order_by(
-            "-created_at", "id"
-        )
+        selectors.note_list(case=case, access=access)
+        .select_related("subject")
+        .order_by("-created_at", "id")
     )
     categories, sources = {n.category for n in notes}, {n.organisation_id for n in notes}
     if any(n.subject_id for n in notes):  # "about Aino": a member's name is basic data
@@ -183,7 +189,7 @@ def describe_events(events) -> list[dict]:
     return rows
 
 
-def _item_label(kind: str, item) -> str:
+def _item_label(kind: str, item) -> str:  # item: the member, plan, action or note
     Item = CorrectionRequest.Item
     if kind == Item.MEMBER:
         return f"{item.first_name} {item.last_name} ({item.get_role_display()})"
@@ -204,7 +210,7 @@ def correction_items(*, case: Case, access: Access) -> list[tuple[str, str]]:
     value names the item in a form (`member:<id>`, `plan`, `plan_action:<id>`, `note:<id>`)."""
     _family(access)
     Item = CorrectionRequest.Item
-    found: list[tuple[str, object]] = [(Item.MEMBER, m) for m in family_members(case=case)]
+    found: list[tuple[str, Model]] = [(Item.MEMBER, m) for m in family_members(case=case)]
     plan = selectors.plan_get(case=case)
     if plan.pk:
         found.append((Item.PLAN, plan))
@@ -227,7 +233,11 @@ def corrections_page(*, case: Case, access: Access) -> Page:
     items = correction_items(case=case, access=access)
     labels = dict(items)
     for request in requests:
-        value = request.item_kind if request.item_id is None else f"{request.item_kind}:{request.item_id}"
+        value = (
+            request.item_kind
+            if request.item_id is None
+            else f"{request.item_kind}:{request.item_id}"
+        )
         request.item_label = labels.get(value) or request.get_item_kind_display()
     categories = {r.category for r in requests} | {Category.BASIC}
     if any(value.startswith(CorrectionRequest.Item.PLAN_ACTION) for value, _label in items):

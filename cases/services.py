@@ -993,6 +993,7 @@ def _correction_item_category(*, case: Case, access: policy.Access, kind: str, i
         return Category.PLAN
     if item_id is None:
         raise missing
+    category: str
     if kind == Item.MEMBER:
         found = FamilyMember.objects.filter(family_id=case.family_id, pk=item_id).exists()
         category = Category.BASIC
@@ -1037,9 +1038,7 @@ def correction_request_create(
     from cases.models import CorrectionRequest
 
     policy.check(access, policy.Need.FAMILY)
-    category = _correction_item_category(
-        case=case, access=access, kind=item_kind, item_id=item_id
-    )
+    category = _correction_item_category(case=case, access=access, kind=item_kind, item_id=item_id)
     correction = CorrectionRequest(
         case=case,
         item_kind=item_kind,
@@ -1061,9 +1060,7 @@ def correction_answer(*, actor: User, correction, outcome: str, answer: str):
     from cases.models import CorrectionRequest
 
     correction = (
-        CorrectionRequest.objects.select_for_update()
-        .select_related("case")
-        .get(pk=correction.pk)
+        CorrectionRequest.objects.select_for_update().select_related("case").get(pk=correction.pk)
     )
     policy.require_responsible(
         actor, correction.case, _("Only the case's responsible worker answers its corrections.")

@@ -1,5 +1,6 @@
-"""Reads the portal shows in its own shape: the family's access history in plain terms (over
-audit.selectors), and the facts about a consent that a guardian needs to decide."""
+"""Reads the portal shows in its own shape: the facts about a consent that a guardian needs to
+decide; the family's access history and consents, from cases.family_view (which the family's
+copy is built of too)."""
 
 from django.utils import timezone
 

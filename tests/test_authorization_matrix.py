@@ -895,7 +895,12 @@ def _build_world(demo_world) -> World:
             sub("Virtanen action under the Korhonen case", K, v_action.pk, {}),
         ],
         "correction": [
-            sub("hanna's Virtanen correction", V, v_correction.pk, {"read": family_only, "manage": {TIINA}}),
+            sub(
+                "hanna's Virtanen correction",
+                V,
+                v_correction.pk,
+                {"read": family_only, "manage": {TIINA}},
+            ),
             sub("Korhonen correction", K, k_correction.pk, _same(ULLA)),
             sub("Korhonen correction under the Virtanen case", V, k_correction.pk, {}),
             sub("Virtanen correction under the Korhonen case", K, v_correction.pk, {}),

@@ -23,10 +23,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AccessEvent
-from cases import services
+from cases import selectors, services
 from cases.models import CorrectionRequest, FamilyMember, Invitation, Note, Plan
 from consent.policy import Need
-from cases import selectors
 from koordinointi.vocabulary import Category
 from tests.conftest import ANNA, HANNA, OLLI, TIINA, ULLA, persona
 from tests.factories import UserFactory
@@ -145,9 +144,10 @@ def _world(case):
         "zzc-correction-should",
         *(f"zzc-first-{i}" for i in range(family.members.count())),
         *(f"zzc-last-{i}" for i in range(family.members.count())),
-        *(f"zzc-note-{c.replace('_', '')}" for c in Note.objects.filter(case=case).values_list(
-            "category", flat=True
-        )),
+        *(
+            f"zzc-note-{c.replace('_', '')}"
+            for c in Note.objects.filter(case=case).values_list("category", flat=True)
+        ),
     }
     unseen = {
         "zzc-close-contact",
@@ -171,7 +171,9 @@ def _hanna() -> Client:
 def _portal_text(client, case) -> str:
     bodies = []
     for name in PAGES:
-        response = client.get(f"/portal/cases/{case.pk}/{name}/" if name != "case" else f"/portal/cases/{case.pk}/")
+        response = client.get(
+            f"/portal/cases/{case.pk}/{name}/" if name != "case" else f"/portal/cases/{case.pk}/"
+        )
         assert response.status_code == 200, (name, response.status_code)
         bodies.append(html.unescape(response.content.decode()))
     return "\n".join(bodies)
@@ -280,7 +282,9 @@ def test_another_familys_guardian_gets_404(api, demo_case):
         municipality=demo_case.family.municipality,
         members=[{"role": "guardian", "first_name": "Maija", "last_name": "Muu", "user": guardian}],
     )
-    assert api.as_user(guardian).get(f"/api/v1/cases/{demo_case.pk}/family-copy/").status_code == 404
+    assert (
+        api.as_user(guardian).get(f"/api/v1/cases/{demo_case.pk}/family-copy/").status_code == 404
+    )
     own = api.as_user(guardian).get(f"/api/v1/cases/{other.cases.get().pk}/family-copy/")
     assert own.status_code == 200 and own.json()["family"]["name"] == "Muu"
     client = Client()

@@ -121,8 +121,9 @@ def test_a_signed_out_client_has_no_work(api):
 
 def make_workload(worker, owner, municipality, guardian, *, responsible: int, member: int):
     """Cases of every kind for `worker`: `responsible` of their own (each with an action due,
-    a consent request and a correction request waiting), `member` of `owner`'s (each consented, with an action due
-    for the worker), and one handover and one invitation waiting for them."""
+    a consent request and a correction request waiting), `member` of `owner`'s (each
+    consented, with an action due for the worker), and one handover and one invitation
+    waiting for them."""
     organisation = worker.memberships.get().organisation
     for i in range(responsible):
         family = services.family_create(actor=worker, name=f"Oma {i}", municipality=municipality)
