@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from api import serializers as s
 from api.audit import AuditedMixin, Shown
+from api.corrections import CorrectionSerializer
 from api.plan_actions import PlanActionSerializer
 from cases import selectors
 from consent import policy
@@ -37,12 +38,20 @@ class MyWorkSerializer(serializers.Serializer):
     consent_requests = ConsentRequestBriefSerializer(
         many=True, help_text=_("Consents you asked for that the family has not answered yet.")
     )
+    correction_requests = CorrectionSerializer(
+        many=True,
+        help_text=_(
+            "The families' requests to correct their information, waiting for your answer "
+            "(POST …/cases/{case_pk}/corrections/{id}/answer/)."
+        ),
+    )
 
 
 class MyWorkView(AuditedMixin, APIView):
     """Everything waiting for you as a worker, in one request: your open cases as responsible
     worker and as member, invitations and handovers waiting for your answer, plan actions due
-    within 14 days or overdue, and consent requests still waiting for the family."""
+    within 14 days or overdue, consent requests still waiting for the family, and the families'
+    correction requests waiting for your answer."""
 
     audit_resource = "my-work"
     audit_case_kwarg = None
@@ -56,6 +65,9 @@ class MyWorkView(AuditedMixin, APIView):
             return []
         with_actions = {a.case_id for a in work.overdue + work.due_soon}
         protected_actions = {a.case_id for a in work.overdue + work.due_soon if a.protected}
+        corrections: dict = {}
+        for correction in work.corrections:
+            corrections.setdefault(correction.case_id, set()).add(correction.category)
         shown = []
         for case in work.cases:
             access = work.access[case.pk]
@@ -66,6 +78,9 @@ class MyWorkView(AuditedMixin, APIView):
                 sources.add(case.family.recorded_by_id)
             if case.pk in with_actions:
                 categories.add(Category.PLAN)
+                sources.add(case.responsible_organisation_id)
+            if case.pk in corrections:  # what the family says about an item of that category
+                categories |= corrections[case.pk]
                 sources.add(case.responsible_organisation_id)
             if PROTECTED in self.disclosure.of(case.pk)[0] or (
                 case.pk in protected_actions and policy.shows_protected(access)
@@ -92,6 +107,7 @@ class MyWorkView(AuditedMixin, APIView):
                 "actions_overdue": work.overdue,
                 "actions_due_soon": work.due_soon,
                 "consent_requests": work.consent_requests,
+                "correction_requests": work.corrections,
             },
             context=context,
         )

@@ -9,8 +9,10 @@ from api import (
     cases,
     catalogue,
     consents,
+    corrections,
     emergency,
     families,
+    family_copy,
     handovers,
     incoming_referrals,
     me,
@@ -46,6 +48,7 @@ case_router.register("consent-requests", consents.CaseConsentViewSet, basename="
 case_router.register(
     "non-disclosures", non_disclosures.NonDisclosureViewSet, basename="case-non-disclosure"
 )
+case_router.register("corrections", corrections.CorrectionViewSet, basename="case-correction")
 
 urlpatterns = [
     path("auth/token/", auth_views.TokenView.as_view(), name="auth-token"),
@@ -53,6 +56,11 @@ urlpatterns = [
     path("me/", me.MeView.as_view(), name="me"),
     path("consent/public-key/", consents.PublicKeyView.as_view(), name="consent-public-key"),
     path("cases/<uuid:case_pk>/plan/", network.PlanView.as_view(), name="case-plan"),
+    path(
+        "cases/<uuid:case_pk>/family-copy/",
+        family_copy.FamilyCopyView.as_view(),
+        name="case-family-copy",
+    ),
     path("cases/<uuid:case_pk>/", include(case_router.urls)),
     path("", include(router.urls)),
 ]

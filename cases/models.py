@@ -938,6 +938,62 @@ class OutboundMail(models.Model):
         return f"{self.kind} ({self.status})"
 
 
+class CorrectionRequest(models.Model):
+    """A guardian's request to correct one item of the family's data (GDPR Art. 16), and the
+    responsible worker's answer: corrected (what was changed) or refused (why, shown to the
+    family). The change history keeps both."""
+
+    class Item(models.TextChoices):
+        MEMBER = "member", _("A family member's information")
+        PLAN = "plan", _("The plan")
+        PLAN_ACTION = "plan_action", _("An action of the plan")
+        NOTE = "note", _("A note")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Waiting for an answer")
+        CORRECTED = "corrected", _("Corrected")
+        REFUSED = "refused", _("Refused")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="correction_requests")
+    item_kind = models.CharField(_("item"), max_length=20, choices=Item.choices)
+    # The member, action or note named; empty for the plan (one per case).
+    item_id = models.UUIDField(_("item id"), null=True, blank=True)
+    # The data category of the item (for the access log of whoever reads the request).
+    category = models.CharField(_("category"), max_length=30, choices=Category.choices)
+    what_is_wrong = models.TextField(_("what is wrong"))
+    should_say = models.TextField(_("what it should say"))
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.OPEN
+    )
+    answer = models.TextField(_("answer"), blank=True)
+    answered_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="open") | (Q(answered_at__isnull=False) & ~Q(answer="")),
+                name="answered_correction_has_answer",
+            ),
+            models.CheckConstraint(
+                condition=Q(item_kind="plan") | Q(item_id__isnull=False),
+                name="correction_names_its_item",
+            ),
+        ]
+        indexes = [models.Index(fields=["case", "status"])]
+        verbose_name = _("correction request")
+        verbose_name_plural = _("correction requests")
+
+    def __str__(self):
+        return f"{self.case_id}: {self.item_kind} ({self.status})"
+
+
 # The outbox's change history keeps its state only: its addresses and text are not history.
 # (Registered here, before audit.changes registers every other model of this app.)
 def _register_outbox_history():

@@ -198,6 +198,17 @@ def note_list(*, case: Case, access: Access) -> QuerySet[Note]:
     return notes.select_related("author", "organisation")
 
 
+def correction_list(*, case: Case, access: Access) -> QuerySet:
+    """The case's correction requests, newest first: for the family and the responsible worker
+    (404 for anyone who may not see the case, 403 for the rest)."""
+    from cases.models import CorrectionRequest
+
+    policy.check(access, Need.CORRECTIONS)
+    return CorrectionRequest.objects.filter(case=case).select_related(
+        "requested_by", "answered_by", "case"
+    )
+
+
 def plan_get(*, case: Case) -> Plan:
     return Plan.objects.select_related("updated_by").filter(case=case).first() or Plan(case=case)
 
@@ -364,6 +375,7 @@ class MyWork:
     due_soon: list
     consent_requests: list
     consent_recipients: dict  # consent id -> [Organisation]
+    corrections: list  # the families' correction requests waiting for the worker's answer
 
     def cases_as(self, role: str) -> list:
         return [case for case in self.cases if self.access[case.pk].role == role]
@@ -373,8 +385,9 @@ def my_work(*, user: User, today=None, horizon_days: int = 14) -> MyWork:
     """Everything waiting for a worker, in a constant number of queries however many cases:
     their open cases (as responsible worker, as member), invitations and handovers waiting for
     their answer, plan actions due within `horizon_days` or overdue (their own, and all of the
-    cases they are responsible for), and consent requests still waiting for the family."""
-    from cases.models import PlanAction
+    cases they are responsible for), consent requests still waiting for the family, and the
+    families' correction requests waiting for their answer."""
+    from cases.models import CorrectionRequest, PlanAction
     from consent.models import Consent
 
     today = today or timezone.localdate()
@@ -436,6 +449,11 @@ def my_work(*, user: User, today=None, horizon_days: int = 14) -> MyWork:
         due_soon=[a for a in actions if a.due_date >= today],
         consent_requests=list(waiting.order_by("requested_at", "id")),
         consent_recipients=recipients,
+        corrections=list(
+            CorrectionRequest.objects.filter(
+                case__in=policy.managed_cases(user), status=CorrectionRequest.Status.OPEN
+            ).order_by("created_at", "id")
+        ),
     )
 
 

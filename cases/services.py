@@ -43,7 +43,7 @@ from cases.models import (
     User,
 )
 from consent import policy
-from koordinointi.vocabulary import in_force
+from koordinointi.vocabulary import Category, in_force
 
 logger = logging.getLogger(__name__)
 
@@ -1048,3 +1048,107 @@ def non_disclosure_lift(
     marking.lifted_by = actor
     marking.save(update_fields=["lifted_at", "lifted_by"])
     return marking
+
+
+# --- Correction requests (GDPR Art. 16) ----------------------------------------------------------
+
+CORRECTION_TEXT_LIMIT = 4000
+
+
+def _correction_item_category(*, case: Case, access: policy.Access, kind: str, item_id) -> str:
+    """The data category of the item named, which must be one the family sees on its case (the
+    same reads as the portal's pages); a 400 otherwise, alike for one that does not exist."""
+    from cases import selectors
+    from cases.models import CorrectionRequest
+
+    Item = CorrectionRequest.Item
+    missing = ValidationError({"item": _("Choose an item of your family's information.")})
+    if kind == Item.PLAN:
+        if not Plan.objects.filter(case=case).exists():
+            raise missing
+        return Category.PLAN
+    if item_id is None:
+        raise missing
+    category: str
+    if kind == Item.MEMBER:
+        found = FamilyMember.objects.filter(family_id=case.family_id, pk=item_id).exists()
+        category = Category.BASIC
+    elif kind == Item.PLAN_ACTION:
+        found = selectors.plan_action_list(case=case).filter(pk=item_id).exists()
+        category = Category.PLAN
+    elif kind == Item.NOTE:
+        note = selectors.note_list(case=case, access=access).filter(pk=item_id).first()
+        found, category = note is not None, (note.category if note else "")
+    else:
+        raise missing
+    if not found:
+        raise missing
+    return category
+
+
+def _correction_text(value: str, field: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError({field: _("This field is required.")})
+    if len(value) > CORRECTION_TEXT_LIMIT:
+        raise ValidationError(
+            {field: _("At most %(limit)d characters.") % {"limit": CORRECTION_TEXT_LIMIT}}
+        )
+    return value
+
+
+@transaction.atomic
+def correction_request_create(
+    *,
+    actor: User,
+    case: Case,
+    access: policy.Access,
+    item_kind: str,
+    item_id=None,
+    what_is_wrong: str,
+    should_say: str,
+):
+    """A guardian asks to correct one item of the family's data; it waits on the responsible
+    worker's desk (/me/work/). `access` is the actor's, from `policy.authorize`: only the
+    family files one (anyone else gets 404, as for a case they cannot see)."""
+    from cases.models import CorrectionRequest
+
+    policy.check(access, policy.Need.FAMILY)
+    category = _correction_item_category(case=case, access=access, kind=item_kind, item_id=item_id)
+    correction = CorrectionRequest(
+        case=case,
+        item_kind=item_kind,
+        item_id=None if item_kind == CorrectionRequest.Item.PLAN else item_id,
+        category=category,
+        what_is_wrong=_correction_text(what_is_wrong, "what_is_wrong"),
+        should_say=_correction_text(should_say, "should_say"),
+        requested_by=actor,
+    )
+    correction.full_clean()
+    correction.save()
+    return correction
+
+
+@transaction.atomic
+def correction_answer(*, actor: User, correction, outcome: str, answer: str):
+    """The responsible worker answers a correction request: `corrected` (with the correction
+    made or described) or `refused` (with the reason, which the family sees)."""
+    from cases.models import CorrectionRequest
+
+    correction = (
+        CorrectionRequest.objects.select_for_update().select_related("case").get(pk=correction.pk)
+    )
+    policy.require_responsible(
+        actor, correction.case, _("Only the case's responsible worker answers its corrections.")
+    )
+    if correction.status != CorrectionRequest.Status.OPEN:
+        raise ValidationError({"status": _("This request has already been answered.")})
+    if outcome not in (CorrectionRequest.Status.CORRECTED, CorrectionRequest.Status.REFUSED):
+        raise ValidationError({"outcome": _("The answer is either corrected or refused.")})
+    correction.status = outcome
+    correction.answer = _correction_text(answer, "answer")
+    correction.answered_by = actor
+    correction.answered_at = timezone.now()
+    correction.full_clean()
+    correction.save(update_fields=["status", "answer", "answered_by", "answered_at"])
+    return correction

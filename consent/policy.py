@@ -587,6 +587,9 @@ class Need(StrEnum):
     FAMILY = "family"  # the family's own view (the portal); anyone else gets 404
     HISTORY = "history"  # the case's access history: its responsible worker
     INVITATIONS = "invitations"  # the network's invitations: the responsible worker, the family
+    # The family's correction requests (GDPR Art. 16): the family reads and files them, the
+    # responsible worker reads and answers them (MANAGE).
+    CORRECTIONS = "corrections"
 
 
 def has(access: Access, need: Need) -> bool:
@@ -595,7 +598,7 @@ def has(access: Access, need: Need) -> bool:
         return access.is_family
     if need is Need.HISTORY:
         return access.role == "responsible"
-    if need is Need.INVITATIONS:
+    if need in (Need.INVITATIONS, Need.CORRECTIONS):
         return access.manage or access.is_family
     return bool(getattr(access, need.value))
 

@@ -127,7 +127,8 @@ def family_page(resource: str):
                     case_id=kwargs.get("case_id"),
                 )
                 return not_found(request)
-            if response.status_code < 400:
+            # A form sent back with its errors (400) shows the page's data too.
+            if response.status_code < 400 or response.status_code == 400:
                 recorder.flush()  # inside the request's transaction: no page without its log
             return response
 

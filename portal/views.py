@@ -2,13 +2,16 @@
 and consent selectors), writes through consent.services, and every page of family data is
 access-logged by `portal.access.family_page`."""
 
-import datetime
+import io
+import json
+import zipfile
 
 from django.contrib import auth, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -16,8 +19,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.models import AccessEvent
+from cases import family_view
 from cases import selectors as case_selectors
-from cases.models import FamilyMember, NetworkMember
+from cases import services as case_services
 from consent import policy
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
@@ -25,7 +29,7 @@ from koordinointi.security import lockout_message
 from koordinointi.vocabulary import Category
 from portal import selectors
 from portal.access import family_case, family_consent, family_page, portal_view, shown
-from portal.forms import LoginForm
+from portal.forms import CorrectionForm, LoginForm
 from portal.oidc import end_session_url
 from portal.signin import render_login, safe_next_target
 from portal.throttles import PortalLoginThrottle
@@ -147,62 +151,48 @@ def index(request):
 @require_GET
 def case_detail(request, case_id):
     case, access = family_case(user=request.user, case_id=case_id)
-    worker = case.responsible_worker
-    # None while the case waits for a new responsible worker (the named one has left).
-    membership = case_selectors.responsible_post(case=case)
-    plan = case_selectors.plan_get(case=case)
-    members = sorted(
-        case.family.members.all(),
-        key=lambda m: (m.role != FamilyMember.Role.GUARDIAN, m.birth_date or datetime.date.min),
-    )
+    page = family_view.case_page(case=case, access=access)
     shown(
         request,
         case=case,
         access=access,
         resource="case",
-        categories={Category.BASIC, Category.PLAN},
-        sources={case.family.recorded_by_id, case.responsible_organisation_id},
+        categories=page.categories,
+        sources=page.sources,
     )
-    return _page(
-        request,
-        "portal/case.html",
-        case=case,
-        current="case",
-        worker=worker,
-        title=membership.title if membership else "",
-        worker_changing=case.status == case.Status.OPEN and membership is None,
-        organisation=case.responsible_organisation,
-        plan=plan if plan.pk else None,
-        members=members,
-        non_disclosure=access.protected,
-    )
+    return _page(request, "portal/case.html", case=case, current="case", **page.context)
 
 
 @family_page("members")
 @require_GET
 def network(request, case_id):
     case, access = family_case(user=request.user, case_id=case_id)
-    members = list(case_selectors.network_list(case=case, access=access))
-    professionals = [m for m in members if m.kind == NetworkMember.Kind.PROFESSIONAL]
-    informal = [m for m in members if m.kind == NetworkMember.Kind.INFORMAL]
-    invited = list(case_selectors.invitation_list(case=case, access=access))
+    page = family_view.network_page(case=case, access=access)
     shown(
         request,
         case=case,
         access=access,
         resource="members",
-        categories={Category.BASIC} if informal else set(),
-        sources={case.responsible_organisation_id} if informal else set(),
+        categories=page.categories,
+        sources=page.sources,
     )
-    return _page(
+    return _page(request, "portal/network.html", case=case, current="network", **page.context)
+
+
+@family_page("notes")
+@require_GET
+def notes(request, case_id):
+    case, access = family_case(user=request.user, case_id=case_id)
+    page = family_view.notes_page(case=case, access=access)
+    shown(
         request,
-        "portal/network.html",
         case=case,
-        current="network",
-        professionals=professionals,
-        informal=informal,
-        invited=invited,
+        access=access,
+        resource="notes",
+        categories=page.categories,
+        sources=page.sources,
     )
+    return _page(request, "portal/notes.html", case=case, current="notes", **page.context)
 
 
 def _consent_rows(request, case, consents):
@@ -397,4 +387,126 @@ def receipt(request, consent_id, event_id):
     day = timezone.localtime(event.created_at).strftime("%Y-%m-%d")
     filename = f"consent-receipt-{day}-{event.kind}-{str(event.pk)[:8]}.jws"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- The family's own copy (GDPR Art. 15 and 20) -----------------------------------------------
+
+
+def _copy(request, case_id):
+    """The copy's document, logged as an export of what it holds (the same builders as the
+    pages: cases.family_view)."""
+    case, access = family_case(user=request.user, case_id=case_id)
+    copy = family_view.family_copy(user=request.user, case=case, access=access)
+    shown(
+        request,
+        case=case,
+        access=access,
+        resource="family-copy",
+        action=AccessEvent.Action.EXPORT,
+        categories=copy.categories,
+        sources=copy.sources,
+    )
+    return case, copy
+
+
+def _attachment(response, case, extension: str):
+    day = timezone.localdate().strftime("%Y-%m-%d")
+    response["Content-Disposition"] = (
+        f'attachment; filename="family-copy-{day}-{str(case.pk)[:8]}.{extension}"'
+    )
+    return response
+
+
+def _copy_json(copy) -> bytes:
+    return json.dumps(copy.document, ensure_ascii=False, indent=2).encode()
+
+
+def _copy_html(request, copy) -> bytes:
+    return render_to_string("portal/copy.html", {"doc": copy.document}, request=request).encode()
+
+
+@family_page("family-copy")
+@require_GET
+def copy_download(request, case_id):
+    """One download: the copy as JSON (for machines) and as HTML (to read and print), zipped
+    without compression."""
+    case, copy = _copy(request, case_id)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("family-copy.json", _copy_json(copy))
+        archive.writestr("family-copy.html", _copy_html(request, copy))
+    return _attachment(HttpResponse(buffer.getvalue(), content_type="application/zip"), case, "zip")
+
+
+@family_page("family-copy")
+@require_GET
+def copy_json(request, case_id):
+    case, copy = _copy(request, case_id)
+    response = HttpResponse(_copy_json(copy), content_type="application/json; charset=utf-8")
+    return _attachment(response, case, "json")
+
+
+@family_page("family-copy")
+@require_GET
+def copy_html(request, case_id):
+    case, copy = _copy(request, case_id)
+    response = HttpResponse(_copy_html(request, copy), content_type="text/html; charset=utf-8")
+    return _attachment(response, case, "html")
+
+
+# --- Correction requests (GDPR Art. 16) --------------------------------------------------------
+
+
+@family_page("corrections")
+@require_http_methods(["GET", "POST"])
+def corrections(request, case_id):
+    """GET: the family's correction requests and their answers, and the form to ask for one;
+    POST: the request, to the responsible worker's desk."""
+    case, access = family_case(user=request.user, case_id=case_id)
+    page = family_view.corrections_page(case=case, access=access)
+    form = CorrectionForm(request.POST or None, items=page.context["items"])
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            kind, item_id = form.chosen_item()
+            try:
+                case_services.correction_request_create(
+                    actor=request.user,
+                    case=case,
+                    access=access,
+                    item_kind=kind,
+                    item_id=item_id,
+                    what_is_wrong=form.cleaned_data["what_is_wrong"],
+                    should_say=form.cleaned_data["should_say"],
+                )
+            except ValidationError as error:
+                form.add_service_errors(error)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Your request was sent to your responsible worker. Their answer will "
+                        "appear on this page."
+                    ),
+                )
+                return redirect("portal:corrections", case_id=case.pk)
+        status = 400
+    shown(
+        request,
+        case=case,
+        access=access,
+        resource="corrections",
+        categories=page.categories,
+        sources=page.sources,
+    )
+    response = _page(
+        request,
+        "portal/corrections.html",
+        case=case,
+        current="corrections",
+        form=form,
+        **page.context,
+    )
+    response.status_code = status
     return response

@@ -33,6 +33,7 @@ from cases import services
 from cases.models import (
     Case,
     CaseUserObjectPermission,
+    CorrectionRequest,
     EmergencyAccess,
     Family,
     FamilyMember,
@@ -121,6 +122,7 @@ KIND_PARAMS = {
     "plan_action": {"case_pk", "pk"},
     "meeting": {"case_pk", "pk"},
     "referral": {"case_pk", "pk"},
+    "correction": {"case_pk", "pk"},
     "incoming_referral": {"pk"},
     "queued_case": {"pk"},
     "deactivatable_worker": {"pk"},
@@ -221,6 +223,16 @@ TABLE: dict[str, dict[str, Probe]] = {
         "GET": P("family", "read_history", seen_by="read_history")
     },
     "/api/v1/cases/{case_pk}/access-history/": {"GET": P("case", "read_history")},
+    # The family's own copy and its correction requests (issue 16).
+    "/api/v1/cases/{case_pk}/family-copy/": {
+        "GET": P("case", "read_family_copy", seen_by="read_family_copy")
+    },
+    "/api/v1/cases/{case_pk}/corrections/": {
+        "GET": P("case", "read_corrections"),
+        "POST": P("case", "file_correction", seen_by="file_correction"),
+    },
+    "/api/v1/cases/{case_pk}/corrections/{pk}/": {"GET": P("correction", "read")},
+    "/api/v1/cases/{case_pk}/corrections/{pk}/answer/": {"POST": P("correction", "manage")},
     # Emergency access (issue 8): no demo role holds the emergency permission, so nobody may
     # open one; who sees the case gets 403, everyone else the 404 of a case that does not
     # exist. The auditors' list of the accesses opened: auditors only, as the rest of the log.
@@ -313,6 +325,12 @@ BODIES = {
     ("/api/v1/cases/{pk}/", "PATCH"): lambda w, t: [{"opening_reason": PROBE_TEXT}],
     ("/api/v1/cases/{pk}/close/", "POST"): lambda w, t: [{"reason": PROBE_TEXT}],
     ("/api/v1/cases/{case_pk}/plan/", "PATCH"): lambda w, t: [{"needs": PROBE_TEXT}],
+    ("/api/v1/cases/{case_pk}/corrections/", "POST"): lambda w, t: [
+        {"item_kind": "plan", "what_is_wrong": PROBE_TEXT, "should_say": PROBE_TEXT}
+    ],
+    ("/api/v1/cases/{case_pk}/corrections/{pk}/answer/", "POST"): lambda w, t: [
+        {"outcome": "corrected", "answer": PROBE_TEXT}
+    ],
     ("/api/v1/cases/{case_pk}/members/", "POST"): lambda w, t: [
         {"kind": "informal", "name": PROBE_TEXT, "relationship": "naapuri"}
     ],
@@ -542,6 +560,23 @@ def _build_world(demo_world) -> World:
         actor=ulla, case=korhonen, to_worker=ville, message="Korhonen: siirto."
     )
     k_action = services.plan_action_create(actor=ulla, case=korhonen, title="Korhonen: toimi")
+    # Correction requests (issue 16): hanna's on the Virtanen case; one on Korhonen's, as data.
+    v_correction = CorrectionRequest.objects.create(
+        case=virtanen,
+        item_kind=CorrectionRequest.Item.PLAN,
+        category="plan",
+        what_is_wrong="Tavoite on väärin",
+        should_say="Oikea tavoite",
+        requested_by=users[HANNA],
+    )
+    k_correction = CorrectionRequest.objects.create(
+        case=korhonen,
+        item_kind=CorrectionRequest.Item.PLAN,
+        category="plan",
+        what_is_wrong="Korhonen: väärin",
+        should_say="Korhonen: oikein",
+        requested_by=ulla,
+    )
     k_meeting = services.meeting_create(
         actor=ulla,
         case=korhonen,
@@ -727,6 +762,12 @@ def _build_world(demo_world) -> World:
                     "read_invitations": family_only,
                     "read_consents": family_only,
                     "read_history": {TIINA},
+                    # The family's own copy and its correction requests (issue 16): the
+                    # responsible worker reads and answers the requests, only the family files
+                    # them; anyone else gets 404, as for a case that does not exist.
+                    "read_family_copy": {HANNA},
+                    "read_corrections": family_only,
+                    "file_correction": {HANNA},
                 },
             ),
             case("Korhonen case", K, _same(ULLA)),
@@ -859,6 +900,17 @@ def _build_world(demo_world) -> World:
             sub("Nieminen action (case closed)", N, n_action.pk, {"read": {TIINA}}),
             sub("Korhonen action under the Virtanen case", V, k_action.pk, {}),
             sub("Virtanen action under the Korhonen case", K, v_action.pk, {}),
+        ],
+        "correction": [
+            sub(
+                "hanna's Virtanen correction",
+                V,
+                v_correction.pk,
+                {"read": family_only, "manage": {TIINA}},
+            ),
+            sub("Korhonen correction", K, k_correction.pk, _same(ULLA)),
+            sub("Korhonen correction under the Virtanen case", V, k_correction.pk, {}),
+            sub("Virtanen correction under the Korhonen case", K, v_correction.pk, {}),
         ],
         "meeting": [
             sub("Virtanen meeting", V, v_meeting.pk, {"read": v_basic, "manage": {TIINA}}),
@@ -1065,6 +1117,7 @@ WATCHED = (
     Service,
     ServiceLanguage,
     OutboundMail,
+    CorrectionRequest,
     EmergencyAccess,
 )
 

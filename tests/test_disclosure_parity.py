@@ -316,9 +316,22 @@ def _build_world(demo_world) -> World:
             for case in (virtanen, korhonen)
         }
 
-    from cases.models import Meeting, PlanAction, Referral
+    from cases.models import CorrectionRequest, Meeting, PlanAction, Referral
+
+    # A correction request on each case (issue 16): the family's words about a plan item are
+    # plan data, so they carry the plan's markers.
+    for tag, case in (("v", virtanen), ("k", korhonen)):
+        CorrectionRequest.objects.create(
+            case=case,
+            item_kind=CorrectionRequest.Item.PLAN,
+            category="plan",
+            what_is_wrong=mark("plan", tag, "correctionwrong"),
+            should_say=mark("plan", tag, "correctionshould"),
+            requested_by=users["hanna.huoltaja"],
+        )
 
     objects = {
+        "corrections": under(CorrectionRequest.objects.all()),
         "notes": under(Note.objects.all()),
         "members": under(NetworkMember.objects.all()),
         "invitations": under(Invitation.objects.all()),

@@ -50,6 +50,9 @@ LIST_QUERY_COUNT_TESTS = {
     "case-invitation-list": f"{HERE}::test_case_invitation_list",
     "case-note-list": "tests.test_network::test_note_list_query_count_is_constant",
     "case-consent-list": f"{HERE}::test_case_consent_request_list",
+    "case-correction-list": (
+        "tests.test_corrections::test_the_correction_list_has_a_constant_number_of_queries"
+    ),
     "case-plan-action-list": (
         "tests.test_coordination::test_the_action_list_has_a_constant_number_of_queries"
     ),

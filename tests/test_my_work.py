@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audit.models import AccessEvent
 from cases import services
+from cases.models import CorrectionRequest
 from cases.seeding import demo
 from consent import services as consent_services
 from tests.conftest import persona as user
@@ -119,9 +120,10 @@ def test_a_signed_out_client_has_no_work(api):
 
 
 def make_workload(worker, owner, municipality, guardian, *, responsible: int, member: int):
-    """Cases of every kind for `worker`: `responsible` of their own (each with an action due
-    and a consent request waiting), `member` of `owner`'s (each consented, with an action due
-    for the worker), and one handover and one invitation waiting for them."""
+    """Cases of every kind for `worker`: `responsible` of their own (each with an action due,
+    a consent request and a correction request waiting), `member` of `owner`'s (each
+    consented, with an action due for the worker), and one handover and one invitation
+    waiting for them."""
     organisation = worker.memberships.get().organisation
     for i in range(responsible):
         family = services.family_create(actor=worker, name=f"Oma {i}", municipality=municipality)
@@ -141,6 +143,15 @@ def make_workload(worker, owner, municipality, guardian, *, responsible: int, me
             purpose_code="x",
             purpose="x",
             valid_until=timezone.now() + datetime.timedelta(days=30),
+        )
+        # A correction request of the family, waiting for the worker's answer.
+        CorrectionRequest.objects.create(
+            case=case,
+            item_kind=CorrectionRequest.Item.PLAN,
+            category="plan",
+            what_is_wrong="x",
+            should_say="y",
+            requested_by=guardian,
         )
     for i in range(member):
         family = services.family_create(actor=owner, name=f"Muu {i}", municipality=municipality)
@@ -188,10 +199,11 @@ def test_my_work_has_the_same_number_of_queries_for_1_and_200_cases(api, municip
     # 1 token + user, 2 open cases the worker may see, 3 the policy's facts (memberships,
     # guardians, handovers, posts: one union), 4 child refusals, 5 consents in force with
     # their recipients, 6 handovers waiting for the worker, 7 plan actions due, 8 consent
-    # requests waiting, 9 their recipients, 10 invitations waiting; and the access log's
-    # append, one event per case shown (its single bulk insert counted apart below).
+    # requests waiting, 9 their recipients, 10 correction requests waiting, 11 invitations
+    # waiting; and the access log's append, one event per case shown (its single bulk insert
+    # counted apart below).
     queries, inserts, body = queries_of(client, WORK)
-    assert len(queries) == 10 + REQUEST + ACCESS_LOG - 1, "\n".join(queries)
+    assert len(queries) == 11 + REQUEST + ACCESS_LOG - 1, "\n".join(queries)
     assert len(inserts) == 1
     assert len(body["member_cases"]) == 1 and len(body["actions_due_soon"]) == 1
     assert len(body["handovers"]) == 1 and len(body["invitations"]) == 1
@@ -199,7 +211,7 @@ def test_my_work_has_the_same_number_of_queries_for_1_and_200_cases(api, municip
     # Two hundred: 100 of the worker's own and 99 more as a member (and more waiting).
     make_workload(worker, owner, municipality, guardian, responsible=100, member=99)
     queries, inserts, body = queries_of(client, WORK)
-    assert len(queries) == 10 + REQUEST + ACCESS_LOG - 1, "\n".join(queries)
+    assert len(queries) == 11 + REQUEST + ACCESS_LOG - 1, "\n".join(queries)
     # The access log writes 202 events (200 cases, 2 handovers waiting) in one INSERT; Django
     # splits a bulk insert into batches only on SQLite, whose statements take 999 parameters.
     if connection.vendor == "sqlite":
@@ -209,6 +221,7 @@ def test_my_work_has_the_same_number_of_queries_for_1_and_200_cases(api, municip
     assert len(body["responsible_cases"]) == 100
     assert len(body["member_cases"]) == 100
     assert len(body["consent_requests"]) == 100
+    assert len(body["correction_requests"]) == 100
     assert len(body["actions_overdue"]) + len(body["actions_due_soon"]) > 150
     assert all(case["family"]["name"] for case in body["member_cases"])
     assert AccessEvent.objects.filter(username="worker", resource="my-work").count() == 2 + 202

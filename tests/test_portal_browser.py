@@ -134,6 +134,8 @@ def portal_pages(case: Case) -> dict[str, str]:
         "consents": f"/portal/cases/{case.pk}/consents/",
         "withdraw": f"/portal/consents/{active.pk}/withdraw/",
         "history": f"/portal/cases/{case.pk}/history/",
+        "notes": f"/portal/cases/{case.pk}/notes/",
+        "corrections": f"/portal/cases/{case.pk}/corrections/",
         "not-found": f"/portal/cases/{uuid.uuid4()}/",
     }
 

@@ -19,6 +19,7 @@ from cases import services
 from cases.models import (
     Case,
     CaseUserObjectPermission,
+    CorrectionRequest,
     Family,
     FamilyMember,
     Municipality,
@@ -61,6 +62,13 @@ TABLE = {
     "requests": ("case", {"GET"}),
     "consents": ("case", {"GET"}),
     "history": ("case", {"GET"}),
+    "notes": ("case", {"GET"}),
+    # The family's correction requests: the page and its form (issue 16).
+    "corrections": ("case", {"GET", "POST"}),
+    # The family's own copy (issue 16): one download of both, and each alone.
+    "copy": ("case", {"GET"}),
+    "copy_html": ("case", {"GET"}),
+    "copy_json": ("case", {"GET"}),
     "grant": ("consent", {"POST"}),
     "refuse": ("consent", {"POST"}),
     "withdraw": ("consent", {"GET", "POST"}),
@@ -160,6 +168,7 @@ def state_of_the_world() -> tuple:
         Family.objects.count(),
         FamilyMember.objects.exclude(user=None).count(),
         tuple(Plan.objects.order_by("pk").values_list("pk", "updated_at")),
+        CorrectionRequest.objects.count(),
     )
 
 

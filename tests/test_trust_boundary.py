@@ -58,12 +58,6 @@ ALLOWLIST: dict[tuple[str, str, str], str] = {
     ("api/network.py", "NetworkMemberViewSet.create", "role-filter"): (
         "passes the member's free-text role on the case to the service; tests nothing"
     ),
-    ("portal/selectors.py", "describe_events", "role-compare"): (
-        "turns a role stored in the access log into its label for the family's history page"
-    ),
-    ("portal/views.py", "case_detail", "role-compare"): (
-        "orders the family's members for display, guardians first"
-    ),
     ("portal/selectors.py", "decision_context", "role-filter"): (
         "lists the family's guardians on the consent page to show whose grant is needed; who "
         "must grant is consent.services' rule, who may see the page the gate's"
