@@ -81,7 +81,11 @@ def case_page(*, case: Case, access: Access) -> Page:
     _family(access)
     plan = selectors.plan_get(case=case)
     membership = selectors.responsible_post(case=case)
-    actions = list(selectors.plan_action_list(case=case).order_by("due_date", "created_at", "id"))
+    actions = list(
+        selectors.plan_action_list(case=case, access=access).order_by(
+            "due_date", "created_at", "id"
+        )
+    )
     meetings = list(selectors.meeting_list(case=case))
     return Page(
         context={
@@ -95,6 +99,7 @@ def case_page(*, case: Case, access: Access) -> Page:
             "actions": actions,
             "meetings": meetings,
             "non_disclosure": access.protected,
+            "hide_location": policy.hides_protected(access),
         },
         categories={Category.BASIC, Category.PLAN},
         sources={case.family.recorded_by_id, case.responsible_organisation_id},
@@ -217,7 +222,7 @@ def correction_items(*, case: Case, access: Access) -> list[tuple[str, str]]:
     plan = selectors.plan_get(case=case)
     if plan.pk:
         found.append((Item.PLAN, plan))
-    found += [(Item.PLAN_ACTION, a) for a in selectors.plan_action_list(case=case)]
+    found += [(Item.PLAN_ACTION, a) for a in selectors.plan_action_list(case=case, access=access)]
     found += [
         (Item.NOTE, n)
         for n in selectors.note_list(case=case, access=access).order_by("-created_at", "id")
@@ -317,7 +322,8 @@ def family_copy(*, user, case: Case, access: Access) -> FamilyCopy:
         },
         "family": {
             "name": case.family.name,
-            "municipality": case.family.municipality.name,
+            # Where the family is stays out under a non-disclosure marking (policy.hides_protected).
+            "municipality": "" if policy.hides_protected(access) else case.family.municipality.name,
             "members": [
                 {
                     "id": str(m.pk),

@@ -1074,7 +1074,7 @@ def _correction_item_category(*, case: Case, access: policy.Access, kind: str, i
         found = FamilyMember.objects.filter(family_id=case.family_id, pk=item_id).exists()
         category = Category.BASIC
     elif kind == Item.PLAN_ACTION:
-        found = selectors.plan_action_list(case=case).filter(pk=item_id).exists()
+        found = selectors.plan_action_list(case=case, access=access).filter(pk=item_id).exists()
         category = Category.PLAN
     elif kind == Item.NOTE:
         note = selectors.note_list(case=case, access=access).filter(pk=item_id).first()
