@@ -10,6 +10,7 @@ fill the log with reads of itself.
 """
 
 import csv
+import datetime
 import io
 from urllib.parse import urlencode
 
@@ -282,8 +283,10 @@ class AnomalySerializer(serializers.Serializer):
 
 
 class AnomalyReportSerializer(serializers.Serializer):
-    created_after = serializers.DateTimeField()
-    created_before = serializers.DateTimeField()
+    # In UTC: a period far in the past would otherwise be shown in the local mean time of the
+    # zone then (Helsinki +01:39:49), an offset with seconds that RFC 3339 date-time forbids.
+    created_after = serializers.DateTimeField(default_timezone=datetime.UTC)
+    created_before = serializers.DateTimeField(default_timezone=datetime.UTC)
     anomalies = AnomalySerializer(many=True)
 
 

@@ -555,6 +555,20 @@ def test_anomalies_look_at_the_last_thirty_days_unless_asked(api, world):
     assert until - since == datetime.timedelta(days=30)
 
 
+def test_an_anomaly_period_far_in_the_past_is_shown_as_rfc_3339_date_times(api, world):
+    """Found by Schemathesis: year 192 in Helsinki's local mean time has an offset with seconds
+    (+01:39:49), which is not an RFC 3339 date-time; the report's period is shown in UTC."""
+    response = api.as_user(world.user("tero.tarkastaja")).get(
+        "/api/v1/audit/anomalies/",
+        {"created_after": "0192-06-28T05:45:19", "created_before": "0192-07-28T05:45:19"},
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["created_after"] == "0192-06-28T04:05:30Z"
+    assert body["created_before"] == "0192-07-28T04:05:30Z"
+
+
 # --- Verification -------------------------------------------------------------------------------
 
 
