@@ -170,7 +170,6 @@ class FamilyCopySerializer(serializers.Serializer):
     network = _Network()
     notes = _Note(many=True)
     consents = _Consent(many=True)
-    legal_bases = serializers.ListField(child=serializers.DictField())
     corrections = _Correction(many=True)
     access_history = _Event(many=True)
 

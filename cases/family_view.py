@@ -427,9 +427,6 @@ def family_copy(*, user, case: Case, access: Access) -> FamilyCopy:
             }
             for consent in pages["consents"].context["consents"]
         ],
-        # Legal bases (issue 16, statutory bases of disclosure) slot in here, from the same
-        # builder as the portal page that shows them to the family.
-        "legal_bases": [],
         "corrections": [
             {
                 "id": str(r.pk),

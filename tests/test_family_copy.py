@@ -228,7 +228,6 @@ def test_the_copy_is_structured_and_names_what_the_family_has(demo_case):
     # Consents with their signed receipts: the active one has its grant's receipt.
     active = [c for c in document["consents"] if c["state"] == "active"]
     assert active and all(d["receipt"].count(".") == 2 for d in active[0]["decisions"])
-    assert document["legal_bases"] == []
     assert [c["what_is_wrong"] for c in document["corrections"]] == ["zzc-correction-wrong"]
     assert document["network"]["close_to_family"][0]["name"] == "zzc-close-name"
 
