@@ -196,10 +196,10 @@ class ConsentViewSet(
         data = DecisionSerializer(data=request.data)
         cast(RelatedField, data.fields["grantor"]).queryset = family_members(consent)
         data.is_valid(raise_exception=True)
-        services.consent_decide(
+        event = services.consent_decide(
             actor=request.user, consent=consent, decision=decision, **data.validated_data
         )
-        return Response(ConsentSerializer(self.get_object()).data)
+        return Response(ConsentSerializer(selectors.consent_decided(consent, event)).data)
 
     @extend_schema(request=DecisionSerializer, responses=ConsentSerializer)
     @action(detail=True, methods=["post"])
@@ -226,8 +226,10 @@ class ConsentViewSet(
         data = ChildViewSerializer(data=request.data)
         cast(RelatedField, data.fields["child"]).queryset = family_members(consent)
         data.is_valid(raise_exception=True)
-        services.consent_child_view(actor=request.user, consent=consent, **data.validated_data)
-        return Response(ConsentSerializer(self.get_object()).data)
+        event = services.consent_child_view(
+            actor=request.user, consent=consent, **data.validated_data
+        )
+        return Response(ConsentSerializer(selectors.consent_decided(consent, event)).data)
 
     @extend_schema(
         parameters=[

@@ -441,3 +441,39 @@ def test_consent_list_query_count_is_constant(api, scenario, django_assert_num_q
         )
     with django_assert_num_queries(5 + 1 + REQUEST + ACCESS_LOG):
         assert client.get("/api/v1/consents/").json()["count"] == 7
+
+
+def test_a_decision_costs_the_same_queries_however_many_recipients_and_events(api, scenario):
+    """Granting and withdrawing read the decided consent once more (its events), not through a
+    second authorization: the count does not grow with recipients or earlier events."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    tiina, hanna = user("tiina.vastuu"), user("hanna.huoltaja")
+    client = api.as_user(hanna)
+
+    def decided_queries(recipients: int) -> tuple[int, int]:
+        consent = consent_services.consent_request(
+            actor=tiina,
+            case=scenario,
+            recipients=[OrganisationFactory() for _ in range(recipients)],
+            categories=["basic"],
+            purpose_code="x",
+            purpose="x",
+            valid_until=timezone.now() + datetime.timedelta(days=3),
+        )
+        counts = []
+        for action, state in (("grant", "active"), ("revoke", "withdrawn")):
+            with CaptureQueriesContext(connection) as queries:
+                response = client.post(
+                    f"/api/v1/consents/{consent.pk}/{action}/", {}, format="json"
+                )
+            assert response.status_code == 200, response.content
+            assert response.json()["state"] == state
+            assert response.json()["events"][-1]["kind"] == (
+                "granted" if action == "grant" else "revoked"
+            )
+            counts.append(len(queries))
+        return counts[0], counts[1]
+
+    assert decided_queries(1) == decided_queries(4)
