@@ -102,6 +102,11 @@ class AuditEventSerializer(serializers.ModelSerializer):
     )
     disclosed_from = serializers.ListField(child=serializers.UUIDField(), read_only=True)
     consents = serializers.ListField(child=serializers.UUIDField(), read_only=True)
+    legal_bases = serializers.ListField(
+        child=serializers.UUIDField(),
+        read_only=True,
+        help_text=_("The statutory bases (legal basis ids) that allowed a disclosure."),
+    )
 
     class Meta:
         model = AccessEvent
@@ -125,6 +130,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "emergency",
             "disclosed_from",
             "consents",
+            "legal_bases",
             "request_id",
             "client_address",
             "prev_hash",

@@ -24,7 +24,7 @@ from cases.models import FamilyMember, Organisation, User
 from consent import policy, receipts, selectors, services
 from consent.models import Consent, ConsentEvent
 from consent.policy import Need
-from koordinointi.vocabulary import Category
+from koordinointi.vocabulary import Category, Sector
 
 
 def family_members(consent):
@@ -75,12 +75,17 @@ class ConsentSerializer(serializers.ModelSerializer):
             "requested_by",
             "requested_at",
             "events",
+            "sector",
         ]
 
 
 class ConsentRequestSerializer(InputSerializer):
     recipients = serializers.PrimaryKeyRelatedField(
-        queryset=Organisation.objects.all(), many=True, allow_empty=False
+        queryset=Organisation.objects.all(),
+        many=True,
+        required=False,
+        default=list,
+        help_text=_("The organisations asked for; may be left empty for a sector-wide consent."),
     )
     categories = serializers.ListField(
         child=serializers.ChoiceField(choices=Category.choices), allow_empty=False, max_length=10
@@ -90,6 +95,16 @@ class ConsentRequestSerializer(InputSerializer):
     message = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
     valid_from = serializers.DateTimeField(required=False, default=None)
     valid_until = serializers.DateTimeField()
+    sector = serializers.ChoiceField(
+        choices=Sector.choices,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text=_(
+            "A sector-wide consent (issue 16): every organisation of the sector in the family's "
+            "area, named as recipients when asked."
+        ),
+    )
 
 
 class DecisionSerializer(InputSerializer):

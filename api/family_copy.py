@@ -133,6 +133,23 @@ class _Consent(serializers.Serializer):
     decisions = _Decision(many=True)
 
 
+class _LegalBasis(serializers.Serializer):
+    id = serializers.UUIDField()
+    basis = serializers.CharField()
+    basis_label = serializers.CharField()
+    statute = serializers.CharField()
+    organisation = serializers.CharField()
+    categories = serializers.ListField(child=serializers.CharField())
+    category_labels = serializers.ListField(child=serializers.CharField())
+    reason = serializers.CharField()
+    recorded_by = serializers.CharField()
+    recorded_at = serializers.DateTimeField()
+    valid_from = serializers.DateTimeField()
+    valid_until = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    in_force = serializers.BooleanField()
+
+
 class _Correction(serializers.Serializer):
     id = serializers.UUIDField()
     item_kind = serializers.CharField()
@@ -170,15 +187,19 @@ class FamilyCopySerializer(serializers.Serializer):
     network = _Network()
     notes = _Note(many=True)
     consents = _Consent(many=True)
+    legal_bases = _LegalBasis(
+        many=True,
+        help_text=_("Disclosures a law allows without consent (those not withheld from you)."),
+    )
     corrections = _Correction(many=True)
     access_history = _Event(many=True)
 
 
 class FamilyCopyView(CaseScopedMixin, APIView):
     """Your family's own copy: everything the family portal shows of the case (members,
-    network, plan, notes, consents with their signed receipts, correction requests, who has
-    seen your information). For a guardian of the family; anyone else gets 404. The download
-    is recorded in the access log as an export."""
+    network, plan, notes, consents with their signed receipts, legal bases, correction
+    requests, who has seen your information). For a guardian of the family; anyone else gets
+    404. The download is recorded in the access log as an export."""
 
     audit_resource = "family-copy"
     action = "export"

@@ -15,6 +15,7 @@ from api import (
     family_copy,
     handovers,
     incoming_referrals,
+    legal_bases,
     me,
     meetings,
     my_work,
@@ -49,6 +50,7 @@ case_router.register(
     "non-disclosures", non_disclosures.NonDisclosureViewSet, basename="case-non-disclosure"
 )
 case_router.register("corrections", corrections.CorrectionViewSet, basename="case-correction")
+case_router.register("legal-bases", legal_bases.LegalBasisViewSet, basename="case-legal-basis")
 
 urlpatterns = [
     path("auth/token/", auth_views.TokenView.as_view(), name="auth-token"),
@@ -137,5 +139,15 @@ urlpatterns += [
         "audit/emergency-access/",
         emergency.EmergencyAccessListView.as_view(),
         name="audit-emergency-access",
+    ),
+]
+
+# Legal bases (api/legal_bases.py, issue 16): those of a case are under its case router above;
+# the auditors review the ones withheld from families.
+urlpatterns += [
+    path(
+        "audit/legal-bases/withheld/",
+        legal_bases.WithheldLegalBasisListView.as_view(),
+        name="audit-legal-bases-withheld",
     ),
 ]

@@ -7,7 +7,7 @@ import ipaddress
 import json
 import uuid
 
-from audit.models import HASHED_FIELDS, AccessEvent
+from audit.models import HASHED_FIELDS, OPTIONAL_HASHED_FIELDS, AccessEvent
 
 
 def _plain(value):
@@ -29,13 +29,22 @@ _encode = json.JSONEncoder(
 
 
 def canonical_values(values: dict) -> bytes:
-    """Canonical JSON of already canonical values (name -> value) of HASHED_FIELDS."""
+    """Canonical JSON of already canonical values (name -> value) of HASHED_FIELDS, and of the
+    OPTIONAL_HASHED_FIELDS whose value is not empty (an empty one is left out)."""
+    values = {
+        name: value
+        for name, value in values.items()
+        if name not in OPTIONAL_HASHED_FIELDS or value not in (None, [], "")
+    }
     return _encode(values).encode()
 
 
 def canonical_json(event) -> bytes:
     """The event's hashed fields as canonical JSON (`event`: a model or a named tuple)."""
-    return canonical_values({name: _plain(getattr(event, name)) for name in HASHED_FIELDS})
+    values = {name: _plain(getattr(event, name)) for name in HASHED_FIELDS}
+    for name in OPTIONAL_HASHED_FIELDS:
+        values[name] = _plain(getattr(event, name, None))
+    return canonical_values(values)
 
 
 def event_hash(prev_hash: str, event: AccessEvent) -> str:

@@ -123,6 +123,9 @@ class AccessEvent(models.Model):
     # Where from.
     request_id = models.CharField(max_length=64, blank=True)
     client_address = models.GenericIPAddressField(null=True, blank=True)
+    # The statutory bases (consent.models.LegalBasis ids) that allowed a disclosure, beside the
+    # consents (issue 16). Hashed only when not empty (OPTIONAL_HASHED_FIELDS).
+    legal_bases = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["chain", "seq"]
@@ -181,6 +184,7 @@ class PendingEvent(models.Model):
     consents = models.JSONField(default=list)
     request_id = models.CharField(max_length=64, blank=True)
     client_address = models.GenericIPAddressField(null=True, blank=True)
+    legal_bases = models.JSONField(default=list, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["chain", "created_at"])]
@@ -216,6 +220,9 @@ HASHED_FIELDS = [
     "request_id",
     "client_address",
 ]
+# Columns added after chains were written: hashed only when their value is not empty, so every
+# event written before (and every event without one) hashes as it always did.
+OPTIONAL_HASHED_FIELDS = ["legal_bases"]
 
 
 class Checkpoint(models.Model):

@@ -78,6 +78,8 @@ class AccessRecorder:
                 emergency=access.emergency,
                 disclosed_from=disclosed_from,
                 consents=access.consents_for(categories) if disclosed_from else [],
+                # The statutory bases that allowed it, where no consent did (issue 16).
+                legal_bases=access.legal_bases_for(categories) if disclosed_from else [],
             )
         )
 

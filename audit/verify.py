@@ -57,6 +57,7 @@ from audit.hashing import canonical_values
 from audit.models import (
     GENESIS_HASH,
     HASHED_FIELDS,
+    OPTIONAL_HASHED_FIELDS,
     AccessEvent,
     Chain,
     ChangeDigest,
@@ -73,7 +74,9 @@ BATCH_SIZE = 10000
 # another process could not see), by this one alone.
 WORKERS = 2
 PARALLEL_MIN = 200_000
-RAW_FIELDS = [*HASHED_FIELDS, "prev_hash", "hash"]
+# Every hashed column (the optional ones count only when not empty: audit.hashing).
+EVENT_FIELDS = [*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS]
+RAW_FIELDS = [*EVENT_FIELDS, "prev_hash", "hash"]
 # How far a checkpoint's time may lie ahead of the verifier's clock (clock skew between hosts).
 FUTURE_SKEW = datetime.timedelta(minutes=5)
 
@@ -147,7 +150,7 @@ _SQLITE_TIME = (  # as Django stores it: "YYYY-MM-DD HH:MM:SS[.ffffff]", no zero
 )
 
 _UUIDS = {"id", "user_id", "organisation_id", "case_id", "family_id", "controller_id"}
-_LISTS = {"categories", "disclosed_from", "consents"}
+_LISTS = {"categories", "disclosed_from", "consents", "legal_bases"}
 
 
 def _rendered(vendor: str, name: str) -> str:
@@ -185,10 +188,13 @@ def _batch_query(vendor: str) -> str:
     """(seq, prev_hash, hash, canonical JSON) of the next events of a chain, in order; other
     databases get NULL for the JSON, which sends every row down the Python path."""
     if vendor in ("postgresql", "sqlite"):
-        pieces = [
-            f"'{'{' if i == 0 else ','}\"{name}\":' || {_rendered(vendor, name)}"
-            for i, name in enumerate(sorted(HASHED_FIELDS))
-        ]
+        pieces = []
+        for i, name in enumerate(sorted(EVENT_FIELDS)):
+            piece = f"'{'{' if i == 0 else ','}\"{name}\":' || {_rendered(vendor, name)}"
+            if name in OPTIONAL_HASHED_FIELDS:  # left out of the hash when empty
+                empty = f"{name} = '[]'::jsonb" if vendor == "postgresql" else f"{name} = '[]'"
+                piece = f"(CASE WHEN {empty} THEN '' ELSE {piece} END)"
+            pieces.append(piece)
         canonical = " || ".join(pieces) + " || '}'"
     else:
         canonical = "NULL"
@@ -299,7 +305,7 @@ def _exact_rows(
         raw = dict(zip(RAW_FIELDS, row, strict=True))
         try:
             values: dict | NotCanonical = {
-                column: canonical_value(column, raw[column]) for column in HASHED_FIELDS
+                column: canonical_value(column, raw[column]) for column in EVENT_FIELDS
             }
         except NotCanonical as problem:
             values = problem

@@ -51,6 +51,7 @@ RESOURCE_LABELS = {
     "emergency-access": CASE_LABEL,
     "family-copy": _("a copy of all your information"),
     "corrections": _("your correction requests"),
+    "legal-bases": _("the legal bases of your case"),
 }
 
 
@@ -77,7 +78,8 @@ def family_members(*, case: Case) -> list[FamilyMember]:
 
 def case_page(*, case: Case, access: Access) -> Page:
     """The case: its responsible worker, status, the family and its members, the plan with its
-    actions and meetings."""
+    actions and meetings, and the legal bases on which information is disclosed without consent
+    (issue 16: those not withheld from the family)."""
     _family(access)
     plan = selectors.plan_get(case=case)
     membership = selectors.responsible_post(case=case)
@@ -100,6 +102,7 @@ def case_page(*, case: Case, access: Access) -> Page:
             "meetings": meetings,
             "non_disclosure": access.protected,
             "hide_location": policy.hides_protected(access),
+            "legal_bases": list(consent_selectors.legal_basis_list(case=case, access=access)),
         },
         categories={Category.BASIC, Category.PLAN},
         sources={case.family.recorded_by_id, case.responsible_organisation_id},
@@ -426,6 +429,25 @@ def family_copy(*, user, case: Case, access: Access) -> FamilyCopy:
                 ],
             }
             for consent in pages["consents"].context["consents"]
+        ],
+        "legal_bases": [
+            {
+                "id": str(b.pk),
+                "basis": b.basis,
+                "basis_label": b.get_basis_display(),
+                "statute": b.statute,
+                "organisation": b.organisation.name,
+                "categories": list(b.categories),
+                "category_labels": b.category_labels(),
+                "reason": b.reason,
+                "recorded_by": _person(b.recorded_by),
+                "recorded_at": _time(b.recorded_at),
+                "valid_from": _time(b.valid_from),
+                "valid_until": _time(b.valid_until),
+                "ended_at": _time(b.ended_at),
+                "in_force": b.is_in_force(),
+            }
+            for b in c["legal_bases"]
         ],
         "corrections": [
             {

@@ -10,9 +10,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from koordinointi.vocabulary import Category
+from koordinointi.vocabulary import Category, Sector, StatutoryBasis, statute_of
 
-__all__ = ["Category", "Consent", "ConsentEvent"]
+__all__ = ["Category", "Consent", "ConsentEvent", "LegalBasis"]
 
 
 class Consent(models.Model):
@@ -39,6 +39,9 @@ class Consent(models.Model):
     requested_by = models.ForeignKey("cases.User", on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(default=timezone.now)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    # A sector-wide consent (issue 16): its recipients are every organisation of the sector in
+    # the family's area, named when it was requested (consent.services.consent_request).
+    sector = models.CharField(_("sector"), max_length=20, choices=Sector.choices, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "id"]
@@ -134,3 +137,68 @@ class ConsentEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ImmutableError("Consent events are immutable.")
+
+
+# --- Legal bases (issue 16) ---------------------------------------------------------------------
+
+
+class LegalBasis(models.Model):
+    """A statutory basis that allows disclosing data categories of a case to an organisation
+    without consent (a child-welfare need assessment, say), recorded by the responsible worker.
+    The policy treats one in force like a consent in force. The family sees it in the portal
+    unless the worker recorded why telling them now would endanger the child."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="legal_bases")
+    organisation = models.ForeignKey(
+        "cases.Organisation",
+        on_delete=models.PROTECT,
+        related_name="legal_bases",
+        verbose_name=_("organisation"),
+    )
+    categories = models.JSONField(_("data categories"), default=list)
+    basis = models.CharField(_("legal basis"), max_length=50, choices=StatutoryBasis.choices)
+    reason = models.TextField(_("why the law allows the disclosure"))
+    recorded_by = models.ForeignKey("cases.User", on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+    valid_from = models.DateTimeField(_("valid from"), default=timezone.now)
+    valid_until = models.DateTimeField(_("valid until"))
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ended_by = models.ForeignKey(
+        "cases.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    withheld_from_family = models.BooleanField(_("withheld from the family"), default=False)
+    withheld_reason = models.TextField(
+        _("why telling the family now would endanger the child"), blank=True
+    )
+
+    class Meta:
+        ordering = ["-recorded_at", "id"]
+        indexes = [models.Index(fields=["case", "ended_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(valid_until__gt=models.F("valid_from")),
+                name="legal_basis_period_not_empty",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(withheld_from_family=False) | ~models.Q(withheld_reason=""),
+                name="legal_basis_withheld_with_reason",
+            ),
+        ]
+        verbose_name = _("legal basis")
+        verbose_name_plural = _("legal bases")
+
+    def __str__(self):
+        return f"{self.case_id}: {self.basis} for {self.organisation_id}"
+
+    @property
+    def statute(self) -> str:
+        return statute_of(self.basis)
+
+    def category_labels(self) -> list[str]:
+        return [str(Category(c).label) for c in self.categories if c in Category.values]
+
+    def is_in_force(self, now=None) -> bool:
+        now = now or timezone.now()
+        ended = self.ended_at is not None and self.ended_at <= now
+        return not ended and self.valid_from <= now < self.valid_until

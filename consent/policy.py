@@ -49,7 +49,7 @@ from cases.models import (
     OrganisationMembership,
     Referral,
 )
-from consent.models import Consent, ConsentEvent
+from consent.models import Consent, ConsentEvent, LegalBasis
 from koordinointi.vocabulary import Category, in_force, view_permission
 
 VIEW = "view_case"
@@ -82,6 +82,8 @@ class Access:
     # and whether this user is one who may see the protected data (`may_see_protected`).
     protected: bool = False
     sees_protected: bool = False
+    # (category, legal basis id) pairs: which statutory basis allows which category (issue 16).
+    legal_bases: tuple = ()
 
     @property
     def organisation_id(self):
@@ -90,6 +92,9 @@ class Access:
 
     def consents_for(self, categories) -> list[str]:
         return sorted({str(cid) for category, cid in self.consents if category in categories})
+
+    def legal_bases_for(self, categories) -> list[str]:
+        return sorted({str(bid) for category, bid in self.legal_bases if category in categories})
 
     def can_read(self, category: str) -> bool:
         return self.view and category in self.categories
@@ -124,6 +129,8 @@ class Facts:
     posts: dict = field(default_factory=dict)
     protected: bool = False  # a non-disclosure marking of a family member is in force
     protected_readers: set = field(default_factory=set)  # user ids the worker named on this case
+    # (id, organisation id, categories) of the legal bases in force (issue 16)
+    legal_bases: list = field(default_factory=list)
 
 
 def _post_end(facts: Facts, user_id, organisation_id):
@@ -234,6 +241,12 @@ def _decide(facts: Facts, user_id) -> Access:
                     categories |= consented
                     withheld |= refused_subjects
                     consents |= {(category, consent_id) for category in consented}
+            # A statutory basis in force counts as a consent in force (issue 16).
+            bases = set()
+            for basis_id, basis_organisation_id, granted in facts.legal_bases:
+                if basis_organisation_id == organisation_id:
+                    categories |= granted
+                    bases |= {(category, basis_id) for category in granted}
             return Access(
                 view=True,
                 change=True,
@@ -242,6 +255,7 @@ def _decide(facts: Facts, user_id) -> Access:
                 withheld_subjects=frozenset(withheld),
                 role="member",
                 consents=tuple(sorted(consents, key=str)),
+                legal_bases=tuple(sorted(bases, key=str)),
                 expires_at=ends,
                 # Their own organisation's records, and what a consent names for it.
                 note_categories=NOTE_CATEGORIES
@@ -417,9 +431,40 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
         ).values_list("consent_id", "subject_id"):
             refusals.setdefault(consent_id, set()).add(subject_id)
         consents: dict = {}
-        for consent_id, case_id, categories, organisation_id in consents_in_force.values_list(
-            "pk", "case_id", "categories", "recipients"
+        # The consents in force with their recipients, and in the same query the legal bases
+        # in force with their organisation (issue 16): a basis is treated like a consent.
+        row = ("k", "row_id", "row_case", "row_categories", "row_organisation")
+        consent_rows = (
+            consents_in_force.order_by()
+            .annotate(
+                k=models.Value("c", output_field=models.CharField()),
+                row_id=models.F("pk"),
+                row_case=models.F("case_id"),
+                row_categories=models.F("categories"),
+                row_organisation=models.F("recipients"),
+            )
+            .values_list(*row)
+        )
+        basis_rows = (
+            LegalBasis.objects.filter(legal_basis_in_force(now), case_id__in=member_case_ids)
+            .order_by()
+            .annotate(
+                k=models.Value("b", output_field=models.CharField()),
+                row_id=models.F("pk"),
+                row_case=models.F("case_id"),
+                row_categories=models.F("categories"),
+                row_organisation=models.F("organisation_id"),
+            )
+            .values_list(*row)
+        )
+        for k, consent_id, case_id, categories, organisation_id in consent_rows.union(
+            basis_rows, all=True
         ):
+            if k == "b":
+                facts[case_id].legal_bases.append(
+                    (consent_id, organisation_id, frozenset(categories))
+                )
+                continue
             if consent_id not in consents:
                 consents[consent_id] = (
                     consent_id,
@@ -1101,25 +1146,55 @@ def referral_access(referrals, *, now=None) -> dict:
                 member__family__cases__in={r.case_id for r in referrals},
             ).values_list("member__family__cases", flat=True)
         )
-        rows = Consent.objects.filter(
-            case_id__in={r.case_id for r in referrals},
-            recipients__in={r.organisation_id for r in referrals},
-            state=Consent.State.ACTIVE,
-            valid_from__lte=now,
-            valid_until__gt=now,
-        ).values_list("pk", "case_id", "recipients", "categories")
-        for consent_id, case_id, organisation_id, categories in rows:
+        cases = {r.case_id for r in referrals}
+        organisations = {r.organisation_id for r in referrals}
+        row = ("k", "row_id", "row_case", "row_organisation", "row_categories")
+        rows = (
+            Consent.objects.filter(
+                case_id__in=cases,
+                recipients__in=organisations,
+                state=Consent.State.ACTIVE,
+                valid_from__lte=now,
+                valid_until__gt=now,
+            )
+            .order_by()
+            .annotate(
+                k=models.Value("c", output_field=models.CharField()),
+                row_id=models.F("pk"),
+                row_case=models.F("case_id"),
+                row_organisation=models.F("recipients"),
+                row_categories=models.F("categories"),
+            )
+            .values_list(*row)
+        )
+        # A legal basis in force for the receiving organisation counts as a consent (issue 16).
+        bases = (
+            LegalBasis.objects.filter(
+                legal_basis_in_force(now), case_id__in=cases, organisation_id__in=organisations
+            )
+            .order_by()
+            .annotate(
+                k=models.Value("b", output_field=models.CharField()),
+                row_id=models.F("pk"),
+                row_case=models.F("case_id"),
+                row_organisation=models.F("organisation_id"),
+                row_categories=models.F("categories"),
+            )
+            .values_list(*row)
+        )
+        for k, row_id, case_id, organisation_id, categories in rows.union(bases, all=True):
             for category in REFERRAL_CATEGORIES & set(categories):
-                granted.setdefault((case_id, organisation_id), set()).add((category, consent_id))
+                granted.setdefault((case_id, organisation_id), set()).add((category, row_id, k))
     accesses = {}
     for referral in referrals:
-        pairs = granted.get((referral.case_id, referral.organisation_id), set())
+        triples = granted.get((referral.case_id, referral.organisation_id), set())
         accesses[referral.pk] = Access(
             view=True,
-            categories=frozenset(category for category, _id in pairs),
+            categories=frozenset(category for category, _id, _k in triples),
             organisations=frozenset({referral.organisation_id}),
             role="referral",
-            consents=tuple(sorted(pairs, key=str)),
+            consents=tuple(sorted({(c, i) for c, i, k in triples if k == "c"}, key=str)),
+            legal_bases=tuple(sorted({(c, i) for c, i, k in triples if k == "b"}, key=str)),
             protected=referral.case_id in marked,
         )
     return accesses
@@ -1173,4 +1248,64 @@ def emergency_accesses_for_auditor(user, *, organisations: Iterable | None = Non
         return EmergencyAccess.objects.none()
     return EmergencyAccess.objects.filter(
         models.Q(organisation_id__in=ids) | models.Q(case__responsible_organisation_id__in=ids)
+    )
+
+
+# --- Legal bases (issue 16): disclosure without consent where a law allows it ------------------
+#
+# A statutory basis recorded on a case for an organisation and data categories, while in force
+# (started, not ended, before `valid_until`), is treated like a consent in force naming that
+# organisation (`load_facts`, `referral_access`). Only the responsible worker records and ends
+# one. The family sees every basis of its case unless the worker recorded why telling them now
+# would endanger the child; those withheld are for the auditors to review.
+
+
+def legal_basis_in_force(now=None, *, prefix: str = "") -> models.Q:
+    now = now or timezone.now()
+    return in_force(now, prefix=prefix, active=None, start="valid_from", end="ended_at") & (
+        models.Q(**{f"{prefix}valid_until__gt": now})
+    )
+
+
+def require_may_record_legal_basis(access: Access) -> None:
+    """Only the case's responsible worker (in post, on an open case) records or ends a legal
+    basis."""
+    if access.role != "responsible" or not access.manage:
+        raise PermissionDenied(_("Only the responsible worker can record or end a legal basis."))
+
+
+def legal_bases_for(*, case: Case, access: Access, now=None) -> QuerySet[LegalBasis]:
+    """The legal bases of `case` that the user may see: all of them for the responsible
+    worker; for the family, all but those withheld from it; for a network member, those in
+    force for their own organisation (on what basis they read); none for anyone else."""
+    bases = LegalBasis.objects.filter(case=case)
+    if not access.view:
+        return bases.none()
+    if access.role == "responsible":
+        return bases
+    if access.is_family:
+        return bases.filter(withheld_from_family=False)
+    if access.role == "member":
+        return bases.filter(legal_basis_in_force(now), organisation_id__in=access.organisations)
+    return bases.none()
+
+
+def shows_why_withheld(access: Access) -> bool:
+    """Why a basis is withheld from the family is for the responsible worker (and the
+    auditors, in their own list), not for the members who read under it."""
+    return access.role == "responsible"
+
+
+def legal_bases_withheld_for_auditor(
+    user, *, organisations: Iterable | None = None
+) -> QuerySet[LegalBasis]:
+    """Legal bases withheld from the family, within the auditor's organisations: of a case one
+    of them is responsible for, or disclosing to one of them (none for anyone else)."""
+    if organisations is None:
+        organisations = auditor_organisations(user)
+    ids = sorted({str(org) for org in organisations})
+    if not ids:
+        return LegalBasis.objects.none()
+    return LegalBasis.objects.filter(withheld_from_family=True).filter(
+        models.Q(case__responsible_organisation_id__in=ids) | models.Q(organisation_id__in=ids)
     )

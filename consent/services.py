@@ -6,13 +6,14 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import Case, FamilyMember, Organisation, User
 from consent import policy
 from consent.models import Consent, ConsentEvent
-from koordinointi.vocabulary import Category, age_on
+from koordinointi.vocabulary import SECTOR_CATEGORIES, Category, Sector, age_on
 
 NOTICE_VERSION = "2026-11-1"
 DECISIONS = {ConsentEvent.Kind.GRANTED, ConsentEvent.Kind.REFUSED, ConsentEvent.Kind.REVOKED}
@@ -50,10 +51,21 @@ def consent_request(
     valid_until: datetime.datetime,
     message: str = "",
     valid_from: datetime.datetime | None = None,
+    sector: str = "",
 ) -> Consent:
     case = Case.objects.select_for_update().get(pk=case.pk)
     if case.status != Case.Status.OPEN:
         raise ValidationError(_("The case is closed."))
+    if sector:
+        # Sector-wide (issue 16), in the manner of the Kanta services: every organisation of the
+        # sector in the family's area, named now, so that the notice, the receipts and the
+        # family's pages say exactly to whom (a consent must be informed).
+        if sector not in Sector.values:
+            raise ValidationError({"sector": _("Unknown sector.")})
+        named = {org.pk for org in recipients}
+        recipients = list(recipients) + [
+            org for org in sector_organisations(case=case, sector=sector) if org.pk not in named
+        ]
     if not recipients:
         raise ValidationError({"recipients": _("Name at least one recipient organisation.")})
     if not categories:
@@ -76,6 +88,7 @@ def consent_request(
         requested_by=actor,
         notice_version=NOTICE_VERSION,
         notice_text="",
+        sector=sector,
     )
     consent.notice_text = notice_text(consent, recipients)
     consent.full_clean()
@@ -90,6 +103,18 @@ def consent_request(
         notice_text=consent.notice_text,
     )
     return consent
+
+
+def sector_organisations(*, case: Case, sector: str) -> list[Organisation]:
+    """The organisations of a sector in the family's area: those whose own records are the
+    sector's category (social care or health care notes), of an area the family's
+    municipality belongs to or of no one area (the wellbeing area's services serve all)."""
+    return list(
+        Organisation.objects.filter(note_category=SECTOR_CATEGORIES[sector])
+        .filter(Q(area__isnull=True) | Q(area__in=case.family.municipality.areas.values("pk")))
+        .exclude(id__in=[case.responsible_organisation_id])
+        .order_by("name", "id")
+    )
 
 
 def guardians_of(consent: Consent) -> list[FamilyMember]:

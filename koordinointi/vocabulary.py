@@ -82,3 +82,48 @@ def age_on(birth_date: datetime.date | None, today: datetime.date | None = None)
         - birth_date.year
         - ((today.month, today.day) < (birth_date.month, birth_date.day))
     )
+
+
+# --- Legal bases (issue 16) ---------------------------------------------------------------------
+# A disclosure to an organisation is allowed by a consent or by a statutory basis recorded on the
+# case. The list is short on purpose and extensible: a new basis is one more member here, with
+# its statute reference below (the reference is a citation, not translated).
+
+
+class StatutoryBasis(models.TextChoices):
+    CHILD_WELFARE_NEED_ASSESSMENT = (
+        "child_welfare_need_assessment",
+        _("Assessment of the need for child welfare"),
+    )
+    MULTI_PROFESSIONAL_COOPERATION = (
+        "multi_professional_cooperation",
+        _("Multi-professional cooperation under the Social Welfare Act"),
+    )
+    AUTHORITY_REQUEST = "authority_request", _("Request of a court or another authority")
+
+
+STATUTE_REFERENCES: dict[str, str] = {
+    StatutoryBasis.CHILD_WELFARE_NEED_ASSESSMENT: "Lastensuojelulaki 417/2007, 27 § ja 41 §",
+    StatutoryBasis.MULTI_PROFESSIONAL_COOPERATION: "Sosiaalihuoltolaki 1301/2014, 41 §",
+    StatutoryBasis.AUTHORITY_REQUEST: "Asiakastietolaki 703/2023; the law the request names",
+}
+
+
+def statute_of(basis: str) -> str:
+    """The statute reference of a statutory basis ("" for one not in the list)."""
+    return STATUTE_REFERENCES.get(basis, "")
+
+
+class Sector(models.TextChoices):
+    """A sector-wide consent in the manner of the Kanta services: every organisation of the
+    sector in the family's area, rather than named organisations."""
+
+    SOCIAL_WELFARE = "social_welfare", _("Social welfare")
+    HEALTH_CARE = "health_care", _("Health care")
+
+
+# An organisation's sector is the category of its own records.
+SECTOR_CATEGORIES: dict[str, str] = {
+    Sector.SOCIAL_WELFARE: Category.NOTES_SOCIAL,
+    Sector.HEALTH_CARE: Category.NOTES_HEALTH,
+}

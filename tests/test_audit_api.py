@@ -226,6 +226,7 @@ def test_the_events_show_who_read_what_but_no_case_content(api, world):
         "emergency": False,
         "disclosed_from": event.disclosed_from,
         "consents": event.consents,
+        "legal_bases": [],
         "request_id": event.request_id,
         "client_address": "127.0.0.1",
         "prev_hash": "0" * 64,

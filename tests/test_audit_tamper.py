@@ -191,6 +191,7 @@ def other_event_value(column: str):
         "emergency": True,
         "disclosed_from": json.dumps([]),
         "consents": json.dumps([]),
+        "legal_bases": json.dumps([str(uuid.uuid4())]),
         "request_id": "forged",
         "client_address": "10.9.9.9",
     }

@@ -55,6 +55,7 @@ from cases.models import (
     User,
 )
 from cases.seeding import demo
+from consent import legal_bases
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
 from tests.conftest import ANNA, HANNA, JENNI, KAISA, OLLI, PERSONAS, TERO, TIINA, ULLA
@@ -123,6 +124,7 @@ KIND_PARAMS = {
     "meeting": {"case_pk", "pk"},
     "referral": {"case_pk", "pk"},
     "correction": {"case_pk", "pk"},
+    "legal_basis": {"case_pk", "pk"},
     "incoming_referral": {"pk"},
     "queued_case": {"pk"},
     "deactivatable_worker": {"pk"},
@@ -233,6 +235,15 @@ TABLE: dict[str, dict[str, Probe]] = {
     },
     "/api/v1/cases/{case_pk}/corrections/{pk}/": {"GET": P("correction", "read")},
     "/api/v1/cases/{case_pk}/corrections/{pk}/answer/": {"POST": P("correction", "manage")},
+    # Legal bases (issue 16): whoever sees the case lists those the policy shows them (the
+    # family's, a member's own organisation's); the responsible worker alone records and ends;
+    # the auditors review those withheld from families.
+    "/api/v1/cases/{case_pk}/legal-bases/": {
+        "GET": P("case", "read"),
+        "POST": P("case", "manage"),
+    },
+    "/api/v1/cases/{case_pk}/legal-bases/{pk}/end/": {"POST": P("legal_basis", "manage")},
+    "/api/v1/audit/legal-bases/withheld/": {"GET": P("signed_in", "audit")},
     # Emergency access (issue 8): no demo role holds the emergency permission, so nobody may
     # open one; who sees the case gets 403, everyone else the 404 of a case that does not
     # exist. The auditors' list of the accesses opened: auditors only, as the rest of the log.
@@ -327,6 +338,15 @@ BODIES = {
     ("/api/v1/cases/{case_pk}/plan/", "PATCH"): lambda w, t: [{"needs": PROBE_TEXT}],
     ("/api/v1/cases/{case_pk}/corrections/", "POST"): lambda w, t: [
         {"item_kind": "plan", "what_is_wrong": PROBE_TEXT, "should_say": PROBE_TEXT}
+    ],
+    ("/api/v1/cases/{case_pk}/legal-bases/", "POST"): lambda w, t: [
+        {
+            "organisation": w.ids["org_mll"],
+            "categories": ["basic"],
+            "basis": "authority_request",
+            "reason": PROBE_TEXT,
+            "valid_until": _future(),
+        }
     ],
     ("/api/v1/cases/{case_pk}/corrections/{pk}/answer/", "POST"): lambda w, t: [
         {"outcome": "corrected", "answer": PROBE_TEXT}
@@ -647,6 +667,39 @@ def _build_world(demo_world) -> World:
         actor=User.objects.get(pk=eeva.pk), case=makinen, reason=emergency_reason
     )
 
+    # Legal bases (issue 16), all for the NGO (no demo role's access changes): one the Virtanen
+    # family sees, ulla's on Korhonen, and one on Mäkinen withheld from the family, which tero
+    # reviews.
+    basis_fields = {
+        "organisation": orgs["mll-paijat-hame"],
+        "categories": ["basic"],
+        "basis": "multi_professional_cooperation",
+        "valid_until": soon,
+    }
+    v_basis = legal_bases.legal_basis_record(
+        actor=tiina,
+        case=virtanen,
+        access=access_of(tiina, virtanen),
+        reason="Peruste: verkostotyö järjestön kanssa",
+        **basis_fields,
+    )
+    k_basis = legal_bases.legal_basis_record(
+        actor=ulla,
+        case=korhonen,
+        access=access_of(ulla, korhonen),
+        reason="Korhonen: peruste",
+        **basis_fields,
+    )
+    m_basis = legal_bases.legal_basis_record(
+        actor=veera,
+        case=makinen,
+        access=access_of(veera, makinen),
+        reason="Mäkinen: peruste",
+        withheld_from_family=True,
+        withheld_reason="Päivystys: kertominen vaarantaisi lapsen",
+        **basis_fields,
+    )
+
     # Laine: the case of a worker whose account is closed; it waits in the coordinator's
     # reassignment queue, where Kaisa sees that it exists and nothing of the family.
     veikko = WorkerFactory(
@@ -912,6 +965,12 @@ def _build_world(demo_world) -> World:
             sub("Korhonen correction under the Virtanen case", V, k_correction.pk, {}),
             sub("Virtanen correction under the Korhonen case", K, v_correction.pk, {}),
         ],
+        "legal_basis": [
+            sub("Virtanen basis for the NGO", V, v_basis.pk, {"read": v_sees, "manage": {TIINA}}),
+            sub("Korhonen basis", K, k_basis.pk, _same(ULLA)),
+            sub("Mäkinen basis under the Virtanen case", V, m_basis.pk, {}),
+            sub("Virtanen basis under the Korhonen case", K, v_basis.pk, {}),
+        ],
         "meeting": [
             sub("Virtanen meeting", V, v_meeting.pk, {"read": v_basic, "manage": {TIINA}}),
             sub("Korhonen meeting", K, k_meeting.pk, _same(ULLA)),
@@ -1041,6 +1100,14 @@ def _build_world(demo_world) -> World:
         secret(value, NOBODY)
     for value in (makinen.pk, m_family.pk, m_emergency.pk, emergency_reason):
         secret(value, {TERO})
+    # Legal bases: the family sees its own; the withheld one's reason is for the auditor only.
+    for value in (v_basis.pk, v_basis.reason):
+        secret(value, family_only)
+    for value in (k_basis.pk, k_basis.reason):
+        secret(value, {ULLA})
+    for value in (m_basis.pk, m_basis.withheld_reason):
+        secret(value, {TERO})
+    secret(m_basis.reason, NOBODY)
     # Nieminen: tiina's (the responsible worker keeps seeing her closed case).
     for value in (
         "Nieminen",

@@ -15,8 +15,10 @@ from rest_framework.test import APIClient
 from cases import services
 from cases.models import Municipality, Organisation, Service, User
 from cases.seeding import demo
+from consent import legal_bases
 from consent.models import Consent
 from tests.conftest import ANNA, HANNA, TIINA
+from tests.factories import access_of
 from tests.test_authorization_matrix import fingerprint
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +54,16 @@ def world(demo_world):
         place="Koulu",
     )
     mll = Organisation.objects.get(code="mll-paijat-hame")
+    basis = legal_bases.legal_basis_record(
+        actor=tiina,
+        case=case,
+        access=access_of(tiina, case),
+        organisation=mll,
+        categories=["basic"],
+        basis="authority_request",
+        reason="Peruste",
+        valid_until=timezone.now() + datetime.timedelta(days=30),
+    )
     ids = {
         "case": str(case.pk),
         "family": str(case.family_id),
@@ -65,6 +77,7 @@ def world(demo_world):
             Consent.objects.get(case=case, recipients__code="asikkala-perusopetus").pk
         ),
         "child": str(case.family.members.get(first_name="Aino").pk),
+        "basis": str(basis.pk),
     }
     built = World(users=users, ids=ids)
     built.tokens = {
@@ -252,6 +265,25 @@ WRITES = {
         lambda w: {"title": "Palaveri 2", "starts_at": _future(4), "ends_at": _future(4, 1)},
         texts=("title",),
         datetimes=("starts_at", "ends_at"),
+    ),
+    "legal basis": Write(
+        "POST",
+        case_url("legal-bases/"),
+        lambda w: {
+            "organisation": w.ids["mll"],
+            "categories": ["basic"],
+            "basis": "child_welfare_need_assessment",
+            "reason": "Selvitys",
+            "valid_until": _future(30),
+        },
+        texts=("reason", "withheld_reason"),
+        ids=("organisation",),
+        datetimes=("valid_until", "valid_from"),
+    ),
+    "legal basis end": Write(
+        "POST",
+        lambda w: f"/api/v1/cases/{w.ids['case']}/legal-bases/{w.ids['basis']}/end/",
+        lambda w: {},
     ),
     "referral": Write(
         "POST",

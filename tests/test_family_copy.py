@@ -24,7 +24,8 @@ from django.utils import timezone
 
 from audit.models import AccessEvent
 from cases import selectors, services
-from cases.models import CorrectionRequest, FamilyMember, Invitation, Note, Plan
+from cases.models import CorrectionRequest, FamilyMember, Invitation, Note, Organisation, Plan
+from consent import legal_bases
 from consent.policy import Need
 from koordinointi.vocabulary import Category
 from tests.conftest import ANNA, HANNA, OLLI, TIINA, ULLA, persona
@@ -109,6 +110,21 @@ def _world(case):
         what_is_wrong="zzc-correction-wrong",
         should_say="zzc-correction-should",
     )
+    # Legal bases (issue 16): one the family sees, one withheld from it (with why).
+    _c, tiina_access = selectors.case_get(user=tiina, case_id=case.pk)
+    for withheld, reason in ((False, "zzc-basis-reason"), (True, "zzc-basis-withheld")):
+        legal_bases.legal_basis_record(
+            actor=tiina,
+            case=case,
+            access=tiina_access,
+            organisation=Organisation.objects.get(code="asikkala-perusopetus"),
+            categories=["basic"],
+            basis="multi_professional_cooperation",
+            reason=reason,
+            valid_until=timezone.now() + datetime.timedelta(days=30),
+            withheld_from_family=withheld,
+            withheld_reason="zzc-basis-why" if withheld else "",
+        )
     # Another family, with a note of every kind the family would see on its own case.
     other = services.family_create(
         actor=ulla,
@@ -142,6 +158,7 @@ def _world(case):
         "zzc-meeting-agenda",
         "zzc-correction-wrong",
         "zzc-correction-should",
+        "zzc-basis-reason",
         *(f"zzc-first-{i}" for i in range(family.members.count())),
         *(f"zzc-last-{i}" for i in range(family.members.count())),
         *(
@@ -158,6 +175,8 @@ def _world(case):
         "zzc-other-reason",
         "zzc-other-note",
         "zzc-other-plan",
+        "zzc-basis-withheld",
+        "zzc-basis-why",
     }
     return seen, unseen
 
@@ -305,14 +324,15 @@ def test_the_copy_has_a_constant_number_of_queries(api, demo_case):
 
     # 1 token + user, 2 case with permission join, 3 the policy's facts; the case page: 4 plan,
     # 5 the responsible worker's post, 6 actions, 7 meetings, 8-9 their members, 10 family
-    # members; the network page: 11 members, 12 invitations; the notes page: 13 notes; the
-    # consents: 14 consents, 15 recipients, 16 events, 17 their grantors; the corrections
-    # page: 18 requests, 19-22 the items it names (members, plan, actions, notes); the
-    # history: 23 events, 24 readers, 25 their organisations, 26 their titles.
-    assert queries() == 26 + REQUEST + ACCESS_LOG
+    # members, 11 the legal bases (issue 16); the network page: 12 members, 13 invitations;
+    # the notes page: 14 notes; the consents: 15 consents, 16 recipients, 17 events, 18 their
+    # grantors; the corrections page: 19 requests, 20-23 the items it names (members, plan,
+    # actions, notes); the history: 24 events, 25 readers, 26 their organisations, 27 their
+    # titles.
+    assert queries() == 27 + REQUEST + ACCESS_LOG
     for i in range(5):
         services.network_add_informal(actor=tiina, case=demo_case, name=f"Lähellä {i}")
         services.plan_action_create(actor=tiina, case=demo_case, title=f"Toimi {i}")
         api.as_user(persona(ANNA)).get(f"/api/v1/cases/{demo_case.pk}/")
     client = api.as_user(persona(HANNA))
-    assert queries() == 26 + REQUEST + ACCESS_LOG
+    assert queries() == 27 + REQUEST + ACCESS_LOG

@@ -83,6 +83,12 @@ LIST_QUERY_COUNT_TESTS = {
         "tests.test_emergency_access::test_the_auditors_list_costs_the_same_for_any_page_size"
     ),
     "family-lookup": "tests.test_sensitive_data::test_lookup_query_count_is_pinned",
+    "case-legal-basis-list": (
+        "tests.test_legal_bases::test_the_list_of_bases_has_a_constant_number_of_queries"
+    ),
+    "audit-legal-bases-withheld": (
+        "tests.test_legal_bases::test_the_auditors_review_has_a_constant_number_of_queries"
+    ),
     "case-access-history": (
         "tests.test_audit_api::test_the_case_history_costs_the_same_for_any_page_size"
     ),
