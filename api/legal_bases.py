@@ -87,10 +87,6 @@ class LegalBasisRecordSerializer(InputSerializer):
     )
 
 
-class LegalBasisEndSerializer(InputSerializer):
-    """No fields: the basis ends now."""
-
-
 class LegalBasisViewSet(CaseScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Legal bases of the case: disclosures that a law allows without consent. The responsible
     worker sees every one; the family those not withheld from it; a network member those in
@@ -127,13 +123,12 @@ class LegalBasisViewSet(CaseScopedMixin, mixins.ListModelMixin, viewsets.Generic
         )
         return self._shown(basis, status.HTTP_201_CREATED)
 
-    @extend_schema(request=LegalBasisEndSerializer, responses=LegalBasisSerializer)
+    @extend_schema(request=None, responses=LegalBasisSerializer)
     @action(detail=True, methods=["post"])
     def end(self, request, case_pk=None, pk=None):
         """End a legal basis now (the responsible worker only): it allows nothing from the very
         next request."""
         case, access = self.case_and_access(need=Need.MANAGE)
-        LegalBasisEndSerializer(data=request.data).is_valid(raise_exception=True)
         basis = consent_selectors.legal_basis_get(case=case, access=access, basis_id=pk)
         basis = legal_bases.legal_basis_end(
             actor=cast(User, request.user), case=case, access=access, legal_basis=basis

@@ -667,11 +667,11 @@ def _build_world(demo_world) -> World:
         actor=User.objects.get(pk=eeva.pk), case=makinen, reason=emergency_reason
     )
 
-    # Legal bases (issue 16), all for the NGO (no demo role's access changes): one the Virtanen
-    # family sees, ulla's on Korhonen, and one on Mäkinen withheld from the family, which tero
-    # reviews.
+    # Legal bases (issue 16), each for an organisation no demo role reads the case through, so
+    # that no access changes (a basis for the NGO on Virtanen would show jenni's incoming
+    # referral the family): one the Virtanen family sees, for Kela; ulla's on Korhonen; and
+    # one on Mäkinen withheld from the family, which tero reviews.
     basis_fields = {
-        "organisation": orgs["mll-paijat-hame"],
         "categories": ["basic"],
         "basis": "multi_professional_cooperation",
         "valid_until": soon,
@@ -680,7 +680,8 @@ def _build_world(demo_world) -> World:
         actor=tiina,
         case=virtanen,
         access=access_of(tiina, virtanen),
-        reason="Peruste: verkostotyö järjestön kanssa",
+        reason="Peruste: verkostotyö Kelan kanssa",
+        organisation=orgs["kela-lahti"],
         **basis_fields,
     )
     k_basis = legal_bases.legal_basis_record(
@@ -688,6 +689,7 @@ def _build_world(demo_world) -> World:
         case=korhonen,
         access=access_of(ulla, korhonen),
         reason="Korhonen: peruste",
+        organisation=orgs["mll-paijat-hame"],
         **basis_fields,
     )
     m_basis = legal_bases.legal_basis_record(
@@ -697,6 +699,7 @@ def _build_world(demo_world) -> World:
         reason="Mäkinen: peruste",
         withheld_from_family=True,
         withheld_reason="Päivystys: kertominen vaarantaisi lapsen",
+        organisation=orgs["mll-paijat-hame"],
         **basis_fields,
     )
 

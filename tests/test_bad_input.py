@@ -15,10 +15,8 @@ from rest_framework.test import APIClient
 from cases import services
 from cases.models import Municipality, Organisation, Service, User
 from cases.seeding import demo
-from consent import legal_bases
 from consent.models import Consent
 from tests.conftest import ANNA, HANNA, TIINA
-from tests.factories import access_of
 from tests.test_authorization_matrix import fingerprint
 
 pytestmark = pytest.mark.django_db
@@ -54,16 +52,6 @@ def world(demo_world):
         place="Koulu",
     )
     mll = Organisation.objects.get(code="mll-paijat-hame")
-    basis = legal_bases.legal_basis_record(
-        actor=tiina,
-        case=case,
-        access=access_of(tiina, case),
-        organisation=mll,
-        categories=["basic"],
-        basis="authority_request",
-        reason="Peruste",
-        valid_until=timezone.now() + datetime.timedelta(days=30),
-    )
     ids = {
         "case": str(case.pk),
         "family": str(case.family_id),
@@ -77,7 +65,6 @@ def world(demo_world):
             Consent.objects.get(case=case, recipients__code="asikkala-perusopetus").pk
         ),
         "child": str(case.family.members.get(first_name="Aino").pk),
-        "basis": str(basis.pk),
     }
     built = World(users=users, ids=ids)
     built.tokens = {
@@ -279,11 +266,6 @@ WRITES = {
         texts=("reason", "withheld_reason"),
         ids=("organisation",),
         datetimes=("valid_until", "valid_from"),
-    ),
-    "legal basis end": Write(
-        "POST",
-        lambda w: f"/api/v1/cases/{w.ids['case']}/legal-bases/{w.ids['basis']}/end/",
-        lambda w: {},
     ),
     "referral": Write(
         "POST",

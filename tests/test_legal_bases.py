@@ -474,3 +474,20 @@ def test_the_auditors_review_has_a_constant_number_of_queries(
         record(demo_case, reason=f"Peruste {i}", withheld_from_family=True, withheld_reason="x")
     with django_assert_num_queries(4 + REQUEST):
         assert client.get(url).json()["count"] == 6
+
+
+def test_a_basis_for_the_receiving_organisation_shows_it_the_referred_family(api, demo_case):
+    ngo = Organisation.objects.get(code="mll-paijat-hame")
+    referral = services.referral_create(
+        actor=persona(TIINA),
+        case=demo_case,
+        service=ngo.services.first(),
+        message="Lähete: lastenhoitoapu",
+    )
+    jenni = api.as_user(persona("jenni.jarjesto"))
+    url = f"/api/v1/referrals/incoming/{referral.pk}/"
+    assert "Virtanen" not in jenni.get(url).content.decode()
+    basis = record(demo_case, organisation="mll-paijat-hame", categories=["basic"])
+    assert "Virtanen" in jenni.get(url).content.decode()
+    event = last_read("jenni.jarjesto", demo_case, "incoming-referrals")
+    assert event.legal_bases == [str(basis.pk)] and event.consents == []
