@@ -17,6 +17,7 @@ from api import (
     incoming_referrals,
     me,
     meetings,
+    messages,
     my_work,
     network,
     non_disclosures,
@@ -49,6 +50,9 @@ case_router.register(
     "non-disclosures", non_disclosures.NonDisclosureViewSet, basename="case-non-disclosure"
 )
 case_router.register("corrections", corrections.CorrectionViewSet, basename="case-correction")
+case_router.register(
+    "conversations", messages.ConversationViewSet, basename="case-conversation"
+)  # messages (issue 17)
 
 urlpatterns = [
     path("auth/token/", auth_views.TokenView.as_view(), name="auth-token"),
