@@ -14,6 +14,7 @@ from api.serializers import InputSerializer
 from api.views import UUID_REGEX, CaseScopedMixin
 from cases import message_selectors, messaging
 from cases.models import Conversation, Message, NetworkMember, User
+from consent.policy import Need
 
 
 class ChosenMemberSerializer(serializers.ModelSerializer):
@@ -163,7 +164,7 @@ class ConversationViewSet(
     def create(self, request, case_pk=None):
         """Start a thread with its first message (the family, choosing members; or the
         responsible worker, with the family)."""
-        case, access = self.case_and_access()
+        case, access = self.case_and_access(need=Need.CONVERSATIONS)
         data = ConversationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         thread = messaging.conversation_start(
@@ -176,13 +177,18 @@ class ConversationViewSet(
     def messages(self, request, case_pk=None, pk=None):
         """Post a message in a thread you are in."""
         case, access = self.case_and_access()
+        user = cast(User, request.user)
+        # The thread first: one you are not in is 404 whatever the body says.
+        thread = message_selectors.conversation_get(
+            user=user, case=case, access=access, conversation_id=pk
+        )
         data = MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         message = messaging.message_post(
-            actor=cast(User, request.user),
+            actor=user,
             case=case,
             access=access,
-            conversation_id=pk,
+            conversation_id=thread.conversation.pk,
             **data.validated_data,
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)

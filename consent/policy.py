@@ -590,6 +590,9 @@ class Need(StrEnum):
     # The family's correction requests (GDPR Art. 16): the family reads and files them, the
     # responsible worker reads and answers them (MANAGE).
     CORRECTIONS = "corrections"
+    # Starting a message thread (issue 17): the family, and the responsible worker of an open
+    # case (network members answer in the threads the family chose them into).
+    CONVERSATIONS = "conversations"
 
 
 def has(access: Access, need: Need) -> bool:
@@ -600,6 +603,8 @@ def has(access: Access, need: Need) -> bool:
         return access.role == "responsible"
     if need in (Need.INVITATIONS, Need.CORRECTIONS):
         return access.manage or access.is_family
+    if need is Need.CONVERSATIONS:
+        return access.is_family or (access.role == "responsible" and access.manage)
     return bool(getattr(access, need.value))
 
 
@@ -1239,7 +1244,7 @@ def require_may_start_conversation(access: Access, case: Case) -> None:
     """The family and the responsible worker start threads (404 for whoever does not see the
     case; 403 for the network members, who answer in the threads they are chosen into)."""
     check(access, Need.VIEW)
-    if not (access.is_family or (access.role == "responsible" and access.manage)):
+    if not has(access, Need.CONVERSATIONS):
         raise PermissionDenied(_("Only the family and the responsible worker start a thread."))
     require_may_write_messages(case)
 
