@@ -18,6 +18,7 @@ from api import (
     legal_bases,
     me,
     meetings,
+    messages,
     my_work,
     network,
     non_disclosures,
@@ -51,6 +52,9 @@ case_router.register(
 )
 case_router.register("corrections", corrections.CorrectionViewSet, basename="case-correction")
 case_router.register("legal-bases", legal_bases.LegalBasisViewSet, basename="case-legal-basis")
+case_router.register(
+    "conversations", messages.ConversationViewSet, basename="case-conversation"
+)  # messages (issue 17)
 
 urlpatterns = [
     path("auth/token/", auth_views.TokenView.as_view(), name="auth-token"),

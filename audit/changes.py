@@ -13,6 +13,10 @@ EXCLUDED = {
 }
 # Many-to-many fields whose changes are history too: who was named to see protected data.
 M2M = {"cases.NonDisclosure": {"readers"}}
+# Messages (issue 17): who the family chose into a thread is history; a read marker is not
+# (every read of a thread is in the access log already, and a marker moves on every read).
+M2M["cases.Conversation"] = {"members"}
+NOT_REGISTERED |= {"cases.ConversationRead"}
 # Not "audit": its access and disclosure events are history already, append-only and chained;
 # a change-history row for each of them would double every read's writes.
 DOMAIN_APPS = ("cases", "consent")

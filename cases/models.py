@@ -1004,3 +1004,92 @@ def _register_outbox_history():
 
 
 _register_outbox_history()
+
+
+# --- Messages (issue 17) ---
+
+
+class Conversation(models.Model):
+    """A message thread of a case between the family and its responsible worker, and the
+    network members the family chose (`members`). The responsible worker of the day is always in
+    it (not stored: whoever is responsible now reads it); who reads and posts is decided in
+    `consent.policy` (`may_read_conversation`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="conversations")
+    subject = models.CharField(_("subject"), max_length=200)
+    started_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    members = models.ManyToManyField(
+        NetworkMember,
+        blank=True,
+        related_name="conversations",
+        verbose_name=_("chosen network members"),
+        help_text=_("Network members the family chose to read and write in this thread."),
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_message_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_message_at", "id"]
+        indexes = [models.Index(fields=["case", "-last_message_at"], name="conversation_case_idx")]
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+
+    def __str__(self):
+        return f"{self.case_id}: {self.pk}"
+
+
+class Message(models.Model):
+    """One message of a thread. Free text flagged `protected` follows the non-disclosure rules
+    of notes: under a marking, only the responsible worker and the members they name read it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(_("message"))
+    protected = models.BooleanField(
+        _("protected"),
+        default=False,
+        help_text=_(
+            "Under a non-disclosure marking of the family, shown only to the responsible worker "
+            "and the members they name."
+        ),
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    # Not stored: how a read shows the message to its reader (cases/message_selectors.py).
+    author_name: str = ""
+    from_family: bool = False
+    is_new: bool = False
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="message_thread_idx")]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+
+    def __str__(self):
+        return f"{self.conversation_id}: {self.pk}"
+
+
+class ConversationRead(models.Model):
+    """Read status: when one person last read a thread (messages after it are unread)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "user"], name="one_read_marker_per_user_and_thread"
+            )
+        ]
+        verbose_name = _("read marker")
+        verbose_name_plural = _("read markers")
+
+    def __str__(self):
+        return f"{self.conversation_id}: {self.user_id}"

@@ -22,7 +22,9 @@ Which change sends which mail:
 - network meeting booked, really changed or cancelled (to the invited network members, with
   the iCalendar REQUEST or CANCEL attached, `cases.calendar`): `cases.services.meeting_create`
   and `meeting_update`;
-- plan action due (to whoever does it): `manage.py send_action_reminders`.
+- plan action due (to whoever does it): `manage.py send_action_reminders`;
+- a new message in a thread (to everyone else who reads it, issue 17):
+  `cases.messaging.conversation_start` and `message_post`.
 """
 
 import datetime
@@ -153,6 +155,18 @@ def _meeting_cancelled(c: dict) -> tuple[str, str]:
     ) % c
 
 
+def _message_to_family(c: dict) -> tuple[str, str]:
+    return _("A new message in the family portal"), _(
+        "A new message is waiting for you in the family portal. Sign in to read it: %(link)s"
+    ) % c
+
+
+def _message_to_worker(c: dict) -> tuple[str, str]:
+    return _("A new message from a family's thread"), _(
+        "A new message is waiting in a thread of a case you work on: %(link)s"
+    ) % c
+
+
 TEXTS = {
     "invitation": _invitation,
     "consent_requested": _consent_requested,
@@ -164,6 +178,8 @@ TEXTS = {
     "meeting_invited": _meeting_invited,
     "meeting_changed": _meeting_changed,
     "meeting_cancelled": _meeting_cancelled,
+    "message_to_family": _message_to_family,
+    "message_to_worker": _message_to_worker,
 }
 
 
@@ -378,6 +394,23 @@ def meeting_sent(
         ics=ics,
         ics_method=method,
     )
+
+
+def message_posted(*, conversation, family, workers) -> list[OutboundMail]:
+    """A new message (issue 17): to the family's accounts, a link to the thread in the portal;
+    to the workers, a link to it in the API. Neither the text nor the subject: only where."""
+    mails = []
+    path = f"/cases/{conversation.case_id}/conversations/{conversation.pk}/"
+    for kind, users, prefix in (
+        ("message_to_family", family, "/portal"),
+        ("message_to_worker", workers, "/api/v1"),
+    ):
+        mail = queue(
+            kind=kind, recipients=_active_addresses(users), context={"link": link(prefix + path)}
+        )
+        if mail is not None:
+            mails.append(mail)
+    return mails
 
 
 def send_action_reminders(*, today: datetime.date | None = None, days: int = 3) -> int:

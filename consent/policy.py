@@ -635,6 +635,9 @@ class Need(StrEnum):
     # The family's correction requests (GDPR Art. 16): the family reads and files them, the
     # responsible worker reads and answers them (MANAGE).
     CORRECTIONS = "corrections"
+    # Starting a message thread (issue 17): the family, and the responsible worker of an open
+    # case (network members answer in the threads the family chose them into).
+    CONVERSATIONS = "conversations"
 
 
 def has(access: Access, need: Need) -> bool:
@@ -645,6 +648,8 @@ def has(access: Access, need: Need) -> bool:
         return access.role == "responsible"
     if need in (Need.INVITATIONS, Need.CORRECTIONS):
         return access.manage or access.is_family
+    if need is Need.CONVERSATIONS:
+        return access.is_family or (access.role == "responsible" and access.manage)
     return bool(getattr(access, need.value))
 
 
@@ -1309,3 +1314,89 @@ def legal_bases_withheld_for_auditor(
     return LegalBasis.objects.filter(withheld_from_family=True).filter(
         models.Q(case__responsible_organisation_id__in=ids) | models.Q(organisation_id__in=ids)
     )
+
+
+# --- Messages (issue 17) -------------------------------------------------------------------------
+# A thread of a case is between the family and its responsible worker: both read every thread
+# of the case (the responsible worker of the day: after a handover, the new one). A network
+# member reads and writes in the threads the family chose them into, while their membership and
+# post are in force (`decide` gives them the role "member" only then), whatever the consents say:
+# the family's choice of the thread is its permission. Nobody else reads a thread, not an
+# emergency access nor a receiver of a handover; to them a thread answers 404, as one that does
+# not exist. Free text flagged protected follows the rules of notes (`hides_protected`).
+
+
+def _reads_every_thread(access: Access) -> bool:
+    return access.view and (access.is_family or access.role == "responsible")
+
+
+def conversations_for(access: Access, user, queryset: QuerySet) -> QuerySet:
+    """The threads of `queryset` (one case's) that `user`, with `access` to the case, reads."""
+    if _reads_every_thread(access):
+        return queryset
+    if access.view and access.role == "member":
+        return queryset.filter(
+            pk__in=NetworkMember.objects.filter(
+                user_id=user.pk, removed_at__isnull=True, conversations__isnull=False
+            ).values("conversations")
+        )
+    return queryset.none()
+
+
+def may_read_conversation(access: Access, *, user_id, member_user_ids) -> bool:
+    """Whether the user reads one thread, whose chosen members' accounts are `member_user_ids`."""
+    if _reads_every_thread(access):
+        return True
+    return access.view and access.role == "member" and user_id in set(member_user_ids)
+
+
+def conversation_readers(case: Case, *, member_user_ids, now=None) -> dict:
+    """{user id: Access} of everyone who reads a thread of `case` now (for its notifications)."""
+    accesses = accesses_by_user([case], now=now).get(case.pk, {})
+    return {
+        user_id: access
+        for user_id, access in accesses.items()
+        if may_read_conversation(access, user_id=user_id, member_user_ids=member_user_ids)
+    }
+
+
+def choosable_members(case: Case) -> QuerySet:
+    """The network members the family may choose into a thread: professionals in force."""
+    return NetworkMember.objects.filter(
+        in_force(active=None, start=None, end="removed_at"),
+        case=case,
+        kind=NetworkMember.Kind.PROFESSIONAL,
+    )
+
+
+def require_may_write_messages(case: Case) -> None:
+    """Messages are written on an open case only (a closed case's threads stay readable)."""
+    if case.status != Case.Status.OPEN:
+        raise PermissionDenied(_("The case is closed: its threads can be read but not written."))
+
+
+def require_may_start_conversation(access: Access, case: Case) -> None:
+    """The family and the responsible worker start threads (404 for whoever does not see the
+    case; 403 for the network members, who answer in the threads they are chosen into)."""
+    check(access, Need.VIEW)
+    if not has(access, Need.CONVERSATIONS):
+        raise PermissionDenied(_("Only the family and the responsible worker start a thread."))
+    require_may_write_messages(case)
+
+
+def require_may_choose_members(access: Access, members) -> None:
+    """Only the family chooses who else is in a thread: a worker's thread is with the family."""
+    if members and not access.is_family:
+        raise ValidationError(
+            {"members": _("Only the family chooses which network members are in a thread.")}
+        )
+
+
+def require_may_flag_protected_message(access: Access) -> None:
+    """A message is flagged protected as a note is: by those who may see protected data, and
+    never by the family (a guardian would no longer read what they wrote)."""
+    if access.is_family:
+        raise PermissionDenied(
+            _("Only the responsible worker and the members they name can flag text as protected.")
+        )
+    require_may_flag_protected(access)

@@ -63,7 +63,15 @@ class Category(models.TextChoices):
 # free text flagged as protected). Not a `Category`: no consent or permission names it, and only
 # the responsible worker and the members they name ever read it (consent/policy.py).
 PROTECTED = "protected"
-LOG_CATEGORY_CHOICES = [*Category.choices, (PROTECTED, _("Protected (non-disclosure)"))]
+# And `messages` (issue 17): a read that showed the family's messages with its workers (a
+# thread's subject or messages). Not a `Category` either: no consent names it; the family
+# chooses, thread by thread, which network members read it (consent/policy.py).
+MESSAGES = "messages"
+LOG_CATEGORY_CHOICES = [
+    *Category.choices,
+    (PROTECTED, _("Protected (non-disclosure)")),
+    (MESSAGES, _("Messages")),
+]
 LOG_CATEGORIES = frozenset(value for value, _label in LOG_CATEGORY_CHOICES)
 
 

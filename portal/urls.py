@@ -4,7 +4,7 @@ answers 404 to anyone but a guardian of that family (tests/test_portal_matrix.py
 from django.urls import path
 from django.views.i18n import set_language
 
-from portal import oidc, views
+from portal import conversations, oidc, views
 
 app_name = "portal"
 urlpatterns = [
@@ -19,6 +19,17 @@ urlpatterns = [
     path("cases/<uuid:case_id>/history/", views.history, name="history"),
     path("cases/<uuid:case_id>/notes/", views.notes, name="notes"),
     path("cases/<uuid:case_id>/corrections/", views.corrections, name="corrections"),
+    # Messages (issue 17): the threads and the form to start one; one thread and its answer.
+    path(
+        "cases/<uuid:case_id>/conversations/",
+        conversations.conversations,
+        name="conversations",
+    ),
+    path(
+        "cases/<uuid:case_id>/conversations/<uuid:conversation_id>/",
+        conversations.conversation,
+        name="conversation",
+    ),
     path("cases/<uuid:case_id>/copy.zip", views.copy_download, name="copy"),
     path("cases/<uuid:case_id>/copy.html", views.copy_html, name="copy_html"),
     path("cases/<uuid:case_id>/copy.json", views.copy_json, name="copy_json"),

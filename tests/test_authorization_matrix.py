@@ -29,10 +29,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases import services
+from cases import messaging, services
 from cases.models import (
     Case,
     CaseUserObjectPermission,
+    Conversation,
     CorrectionRequest,
     EmergencyAccess,
     Family,
@@ -40,6 +41,7 @@ from cases.models import (
     Handover,
     Invitation,
     Meeting,
+    Message,
     Municipality,
     NetworkMember,
     Note,
@@ -125,6 +127,7 @@ KIND_PARAMS = {
     "referral": {"case_pk", "pk"},
     "correction": {"case_pk", "pk"},
     "legal_basis": {"case_pk", "pk"},
+    "conversation": {"case_pk", "pk"},  # messages (issue 17)
     "incoming_referral": {"pk"},
     "queued_case": {"pk"},
     "deactivatable_worker": {"pk"},
@@ -244,6 +247,18 @@ TABLE: dict[str, dict[str, Probe]] = {
     },
     "/api/v1/cases/{case_pk}/legal-bases/{pk}/end/": {"POST": P("legal_basis", "manage")},
     "/api/v1/audit/legal-bases/withheld/": {"GET": P("signed_in", "audit")},
+    # Messages (issue 17): whoever sees the case lists the threads they are in (the list is
+    # filtered: the leak check reads it); the family and the responsible worker start threads;
+    # a thread is read and written by the family, the responsible worker and the members the
+    # family chose. Anyone else gets 404 for it, as for a thread that does not exist.
+    "/api/v1/cases/{case_pk}/conversations/": {
+        "GET": P("case", "read"),
+        "POST": P("case", "start_conversation"),
+    },
+    "/api/v1/cases/{case_pk}/conversations/{pk}/": {"GET": P("conversation", "read")},
+    "/api/v1/cases/{case_pk}/conversations/{pk}/messages/": {
+        "POST": P("conversation", "write"),
+    },
     # Emergency access (issue 8): no demo role holds the emergency permission, so nobody may
     # open one; who sees the case gets 403, everyone else the 404 of a case that does not
     # exist. The auditors' list of the accesses opened: auditors only, as the rest of the log.
@@ -350,6 +365,13 @@ BODIES = {
     ],
     ("/api/v1/cases/{case_pk}/corrections/{pk}/answer/", "POST"): lambda w, t: [
         {"outcome": "corrected", "answer": PROBE_TEXT}
+    ],
+    ("/api/v1/cases/{case_pk}/conversations/", "POST"): lambda w, t: [
+        {"subject": PROBE_TEXT, "text": PROBE_TEXT},
+        {"subject": PROBE_TEXT, "text": PROBE_TEXT, "members": [w.ids["v_anna"]]},
+    ],
+    ("/api/v1/cases/{case_pk}/conversations/{pk}/messages/", "POST"): lambda w, t: [
+        {"text": PROBE_TEXT}
     ],
     ("/api/v1/cases/{case_pk}/members/", "POST"): lambda w, t: [
         {"kind": "informal", "name": PROBE_TEXT, "relationship": "naapuri"}
@@ -597,6 +619,23 @@ def _build_world(demo_world) -> World:
         should_say="Korhonen: oikein",
         requested_by=ulla,
     )
+    # Messages (issue 17): hanna's thread with tiina and anna (whom she chose; olli she did
+    # not), and ulla's thread with the Korhonen family.
+    v_thread = messaging.conversation_start(
+        actor=users[HANNA],
+        case=virtanen,
+        access=access_of(users[HANNA], virtanen),
+        subject="Viestiketju: Eelin iltapäivät",
+        text="Viesti: Eeli väsyy iltapäivisin",
+        members=[v_anna.pk],
+    ).conversation
+    k_thread = messaging.conversation_start(
+        actor=ulla,
+        case=korhonen,
+        access=access_of(ulla, korhonen),
+        subject="Korhonen: viestiketju",
+        text="Korhonen: viesti",
+    ).conversation
     k_meeting = services.meeting_create(
         actor=ulla,
         case=korhonen,
@@ -732,6 +771,7 @@ def _build_world(demo_world) -> World:
         "lahti": str(lahti.pk),
         "org_mll": str(orgs["mll-paijat-hame"].pk),
         "mll_service": str(mll_service.pk),
+        "v_anna": str(v_anna.pk),
     }
     s = str
     V, K, N = s(virtanen.pk), s(korhonen.pk), s(nieminen.pk)
@@ -824,6 +864,8 @@ def _build_world(demo_world) -> World:
                     "read_family_copy": {HANNA},
                     "read_corrections": family_only,
                     "file_correction": {HANNA},
+                    # Messages (issue 17): the family and the responsible worker start threads.
+                    "start_conversation": family_only,
                 },
             ),
             case("Korhonen case", K, _same(ULLA)),
@@ -974,6 +1016,17 @@ def _build_world(demo_world) -> World:
             sub("Mäkinen basis under the Virtanen case", V, m_basis.pk, {}),
             sub("Virtanen basis under the Korhonen case", K, v_basis.pk, {}),
         ],
+        "conversation": [
+            sub(
+                "hanna's Virtanen thread (anna chosen, olli not)",
+                V,
+                v_thread.pk,
+                _same(TIINA, ANNA, HANNA),
+            ),
+            sub("Korhonen thread", K, k_thread.pk, _same(ULLA)),
+            sub("Korhonen thread under the Virtanen case", V, k_thread.pk, {}),
+            sub("Virtanen thread under the Korhonen case", K, v_thread.pk, {}),
+        ],
         "meeting": [
             sub("Virtanen meeting", V, v_meeting.pk, {"read": v_basic, "manage": {TIINA}}),
             sub("Korhonen meeting", K, k_meeting.pk, _same(ULLA)),
@@ -1069,6 +1122,9 @@ def _build_world(demo_world) -> World:
     ):
         secret(value, v_basic)
     secret(v_referral.pk, v_basic | {JENNI})
+    # Messages (issue 17): the thread and its words, for those in it.
+    for value in (v_thread.pk, v_thread.subject, "Viesti: Eeli väsyy iltapäivisin"):
+        secret(value, {TIINA, ANNA, HANNA})
     secret(v_clinic.purpose, family_only)
     secret(v_clinic.message, family_only)
     secret(jenni_invitation.pk, {TIINA, JENNI, HANNA})
@@ -1093,6 +1149,7 @@ def _build_world(demo_world) -> World:
         k_action.pk,
         k_meeting.pk,
         k_referral.pk,
+        k_thread.pk,
     ):
         secret(value, {ULLA})
     secret(k_token, NOBODY)
@@ -1189,6 +1246,11 @@ WATCHED = (
     OutboundMail,
     CorrectionRequest,
     EmergencyAccess,
+    Conversation,
+    Conversation.members.through,
+    Message,
+    # Not ConversationRead: an allowed read of a thread moves the reader's read marker, by
+    # design (tests/test_messages.py holds that a refused one moves none).
 )
 
 

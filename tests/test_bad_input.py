@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cases import services
+from cases import messaging, services
 from cases.models import Municipality, Organisation, Service, User
 from cases.seeding import demo
 from consent.models import Consent
@@ -52,6 +52,12 @@ def world(demo_world):
         place="Koulu",
     )
     mll = Organisation.objects.get(code="mll-paijat-hame")
+    from tests.factories import access_of
+
+    hanna = users[HANNA]
+    thread = messaging.conversation_start(
+        actor=hanna, case=case, access=access_of(hanna, case), subject="Aihe", text="Viesti"
+    ).conversation
     ids = {
         "case": str(case.pk),
         "family": str(case.family_id),
@@ -61,6 +67,8 @@ def world(demo_world):
         "anna": str(users[ANNA].pk),
         "action": str(action.pk),
         "meeting": str(meeting.pk),
+        "conversation": str(thread.pk),
+        "anna_member": str(case.network.get(user=users[ANNA], removed_at=None).pk),
         "school_consent": str(
             Consent.objects.get(case=case, recipients__code="asikkala-perusopetus").pk
         ),
@@ -177,6 +185,20 @@ WRITES = {
         "POST",
         case_url("notes/"),
         lambda w: {"category": "notes_general", "text": "Muistiinpano"},
+        texts=("text",),
+    ),
+    # Messages (issue 17): hanna starts a thread choosing anna; tiina answers in one.
+    "conversation": Write(
+        "POST",
+        case_url("conversations/"),
+        lambda w: {"subject": "Aihe", "text": "Viesti", "members": [w.ids["anna_member"]]},
+        user=HANNA,
+        texts=("subject", "text"),
+    ),
+    "message": Write(
+        "POST",
+        lambda w: f"/api/v1/cases/{w.ids['case']}/conversations/{w.ids['conversation']}/messages/",
+        lambda w: {"text": "Vastaus"},
         texts=("text",),
     ),
     "plan": Write(

@@ -52,7 +52,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audit.models import AccessEvent, Chain
-from cases import services
+from cases import messaging, services
 from cases.models import (
     Area,
     Case,
@@ -67,7 +67,7 @@ from cases.models import (
 )
 from cases.seeding import demo
 from consent.models import Consent, ConsentEvent
-from koordinointi.vocabulary import Category
+from koordinointi.vocabulary import MESSAGES, Category
 from tests.conftest import PERSONAS, TIINA, ULLA
 from tests.factories import WorkerFactory, access_of
 from tests.routes import (
@@ -83,7 +83,8 @@ from tests.routes import (
 
 pytestmark = pytest.mark.django_db
 
-CATEGORIES = tuple(Category.values)
+# The data categories, and the log's `messages` (issue 17): a thread's subject and messages.
+CATEGORIES = (*Category.values, MESSAGES)
 MARKER = re.compile(r"zq-(" + "|".join(CATEGORIES) + r")-([a-z])-[a-z0-9]+-zq", re.IGNORECASE)
 JWS = re.compile(r"[A-Za-z0-9_-]{16,}\.([A-Za-z0-9_-]{16,})\.[A-Za-z0-9_-]{16,}")
 
@@ -330,7 +331,38 @@ def _build_world(demo_world) -> World:
             requested_by=users["hanna.huoltaja"],
         )
 
+    # A thread on each case (issue 17): hanna's with tiina and anna, answered by tiina; ulla's
+    # with the Korhonen family. Subjects and messages carry the `messages` markers; a
+    # guardian's name as the author of a message is the family's `basic` data.
+    from cases.models import Conversation
+    from tests.factories import access_of as _access_of
+
+    hanna = users["hanna.huoltaja"]
+    v_thread = messaging.conversation_start(
+        actor=hanna,
+        case=virtanen,
+        access=_access_of(hanna, virtanen),
+        subject=mark("messages", "v", "subject"),
+        text=mark("messages", "v", "first"),
+        members=[NetworkMember.objects.get(case=virtanen, user=anna, removed_at=None).pk],
+    ).conversation
+    messaging.message_post(
+        actor=tiina,
+        case=virtanen,
+        access=_access_of(tiina, virtanen),
+        conversation_id=v_thread.pk,
+        text=mark("messages", "v", "answer"),
+    )
+    messaging.conversation_start(
+        actor=ulla,
+        case=korhonen,
+        access=_access_of(ulla, korhonen),
+        subject=mark("messages", "k", "subject"),
+        text=mark("messages", "k", "first"),
+    )
+
     objects = {
+        "conversations": under(Conversation.objects.all()),
         "corrections": under(CorrectionRequest.objects.all()),
         "notes": under(Note.objects.all()),
         "members": under(NetworkMember.objects.all()),
@@ -363,6 +395,11 @@ def _build_world(demo_world) -> World:
         )
     ]
     portal = {
+        "conversation": [
+            {"case_id": case_pk, "conversation_id": pk}
+            for case_pk, ids in objects["conversations"].items()
+            for pk in ids
+        ],
         "case_id": [{"case_id": pk} for pk in case_ids],
         "consent_id": [{"consent_id": pk} for pk in consents],
         "receipt": receipts,
@@ -436,6 +473,8 @@ def portal_fills(world: World, route: str) -> list[dict]:
         return world.portal["consent_id"]
     if params == {"consent_id", "event_id"}:
         return world.portal["receipt"]
+    if params == {"case_id", "conversation_id"}:
+        return world.portal["conversation"]
     raise LookupError(f"{route}: teach the parity test to fill {sorted(params)}")
 
 

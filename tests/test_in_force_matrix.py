@@ -32,7 +32,9 @@ from cases import services
 from cases.models import (
     Case,
     CaseUserObjectPermission,
+    Conversation,
     EmergencyAccess,
+    Message,
     NetworkMember,
     Note,
     OrganisationMembership,
@@ -84,6 +86,7 @@ CASE_BOUND = frozenset(
         "my_invitation",
         "incoming_referral",
         "queued_case",
+        "conversation",  # messages (issue 17)
     }
 )
 ANNAS_OWN_NOTE = "Virtanen health note by anna"  # the clinic recorded it: hers without consent
@@ -135,10 +138,20 @@ def _sees_no_secret(world: World, value: str, roles: frozenset) -> bool:
     return False
 
 
+def _annas_threads() -> set[str]:
+    """The threads the family chose anna into, their subjects and their messages (issue 17)."""
+    threads = Conversation.objects.filter(
+        case__family__name="Virtanen", members__user__username=ANNA
+    )
+    texts = Message.objects.filter(conversation__in=threads).values_list("text", flat=True)
+    return {str(t.pk) for t in threads} | {t.subject for t in threads} | set(texts)
+
+
 def _after_expiry_anna_still_sees(world: World, value: str, roles: frozenset) -> bool:
-    """What olli sees without consent, and her own note (whose text names Aino)."""
+    """What olli sees without consent, her own note (whose text names Aino), and the threads
+    the family chose her into (the family's choice, not the consent, lets her read them)."""
     own = Note.objects.get(case__family__name="Virtanen", author__username=ANNA)
-    return OLLI in roles or value in (str(own.pk), own.text, "Aino")
+    return OLLI in roles or value in (str(own.pk), own.text, "Aino") or value in _annas_threads()
 
 
 def _end_membership(username: str) -> Callable[[World], None]:
@@ -226,6 +239,8 @@ def _after_expiry_anna_keeps(kind: str, target: Target, action: str) -> bool:
     if kind not in CASE_BOUND:
         return True
     if kind == "note" and target.label == ANNAS_OWN_NOTE and action == "read":
+        return True
+    if kind == "conversation":  # the family chose her into it: no consent is asked
         return True
     return target.allows(OLLI, action)
 

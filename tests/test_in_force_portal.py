@@ -29,6 +29,7 @@ from tests.test_portal_matrix import (
     portal_patterns,
     secrets_of,
     state_of_the_world,
+    virtanen_thread,
 )
 
 pytestmark = pytest.mark.django_db
@@ -58,10 +59,12 @@ def _objects(case: Case) -> dict[str, list[dict]]:
     clinic = Consent.objects.get(case=case, recipients__code="phhva-lastenneuvola")
     school = Consent.objects.get(case=case, recipients__code="asikkala-perusopetus")
     granted = clinic.events.get(kind=ConsentEvent.Kind.GRANTED)
+    thread = virtanen_thread(case)
     return {
         "case": [{"case_id": case.pk}],
         "consent": [{"consent_id": clinic.pk}, {"consent_id": school.pk}],
         "receipt": [{"consent_id": clinic.pk, "event_id": granted.pk}],
+        "conversation": [{"case_id": case.pk, "conversation_id": thread.pk}],
         "public": [{}],
         "own": [{}],
         "signed_in": [{}],
@@ -128,7 +131,10 @@ def test_the_persona_reaches_no_portal_page_of_the_family(world, state):
                     to_login = status == 302 and response["Location"].startswith("/portal/login/")
                     if status >= 500:
                         problems.append(f"{where}: answered {status}")
-                    if kind in ("case", "consent", "receipt", "own") and method in methods:
+                    if (
+                        kind in ("case", "consent", "receipt", "conversation", "own")
+                        and method in methods
+                    ):
                         # A worker: "this portal is for families" (404); a closed account: the
                         # sign-in page.
                         if status != 404 and not to_login:

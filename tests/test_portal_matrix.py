@@ -15,13 +15,15 @@ import uuid
 import pytest
 
 from audit.models import AccessEvent
-from cases import services
+from cases import messaging, services
 from cases.models import (
     Case,
     CaseUserObjectPermission,
+    Conversation,
     CorrectionRequest,
     Family,
     FamilyMember,
+    Message,
     Municipality,
     NetworkMember,
     Note,
@@ -52,6 +54,7 @@ OUTSIDERS = (KALLE, TIINA, OLLI, ULLA, ANONYMOUS)
 #   case      names a case (case_id)
 #   consent   names a consent (consent_id)
 #   receipt   names a consent and one of its decision events (consent_id, event_id)
+#   conversation names a case and one of its message threads (case_id, conversation_id)
 TABLE = {
     "index": ("own", {"GET"}),
     "login": ("public", {"GET", "POST"}),
@@ -69,6 +72,9 @@ TABLE = {
     "copy": ("case", {"GET"}),
     "copy_html": ("case", {"GET"}),
     "copy_json": ("case", {"GET"}),
+    # Messages (issue 17): the threads with the form to start one; one thread and its answer.
+    "conversations": ("case", {"GET", "POST"}),
+    "conversation": ("conversation", {"GET", "POST"}),
     "grant": ("consent", {"POST"}),
     "refuse": ("consent", {"POST"}),
     "withdraw": ("consent", {"GET", "POST"}),
@@ -84,6 +90,7 @@ KIND_PARAMS = {
     "case": {"case_id"},
     "consent": {"consent_id"},
     "receipt": {"consent_id", "event_id"},
+    "conversation": {"case_id", "conversation_id"},
 }
 
 
@@ -127,6 +134,7 @@ def world(demo_case):
     school = Consent.objects.get(case=case, recipients__code="asikkala-perusopetus")
     clinic = Consent.objects.get(case=case, recipients__code="phhva-lastenneuvola")
     granted = clinic.events.get(kind=ConsentEvent.Kind.GRANTED)
+    thread = virtanen_thread(case)
     return {
         "case": case,
         "korhonen": korhonen,
@@ -136,11 +144,31 @@ def world(demo_case):
             "case": [{"case_id": case.pk}],
             "consent": [{"consent_id": school.pk}, {"consent_id": clinic.pk}],
             "receipt": [{"consent_id": clinic.pk, "event_id": granted.pk}],
+            "conversation": [{"case_id": case.pk, "conversation_id": thread.pk}],
             "public": [{}],
             "own": [{}],
             "signed_in": [{}],
         },
     }
+
+
+def virtanen_thread(case: Case) -> Conversation:
+    """Hanna's thread with tiina and anna (issue 17), made once per world."""
+    from tests.factories import access_of
+
+    found = Conversation.objects.filter(case=case).first()
+    if found is not None:
+        return found
+    hanna = User.objects.get(username=HANNA)
+    anna = NetworkMember.objects.get(case=case, user__username="anna.neuvola", removed_at=None)
+    return messaging.conversation_start(
+        actor=hanna,
+        case=case,
+        access=access_of(hanna, case),
+        subject="Viestiketju: Eelin iltapäivät",
+        text="Viesti: Eeli väsyy iltapäivisin",
+        members=[anna.pk],
+    ).conversation
 
 
 def secrets_of(case: Case) -> list[str]:
@@ -153,6 +181,9 @@ def secrets_of(case: Case) -> list[str]:
         str(c.pk) for c in case.consents.all()
     ]
     values += ["Tiina Vastuu", "Anna Neuvola", "Olli Opettaja"]
+    for thread in Conversation.objects.filter(case=case):
+        values += [str(thread.pk), thread.subject]
+        values += list(thread.messages.values_list("text", flat=True))
     return values
 
 
@@ -169,6 +200,8 @@ def state_of_the_world() -> tuple:
         FamilyMember.objects.exclude(user=None).count(),
         tuple(Plan.objects.order_by("pk").values_list("pk", "updated_at")),
         CorrectionRequest.objects.count(),
+        Conversation.objects.count(),
+        Message.objects.count(),
     )
 
 
@@ -214,14 +247,14 @@ def test_outsiders_reach_nothing_of_the_virtanen_family(world, role, client_clas
                 if csrf_refused:  # the CSRF check comes first, for every object alike
                     if status != 403:
                         problems.append(f"{where}: answered {status} without a CSRF token")
-                elif kind in ("case", "consent", "receipt"):
+                elif kind in ("case", "consent", "receipt", "conversation"):
                     if role == ANONYMOUS:
                         ok = status == 302 and response["Location"].startswith("/portal/login/")
                     else:
                         ok = status == (404 if method in methods else 405)
                     if not ok:
                         problems.append(f"{where}: answered {status}")
-                if kind in ("case", "consent", "receipt"):
+                if kind in ("case", "consent", "receipt", "conversation"):
                     # The same answer as for an object that does not exist.
                     made_up = {key: uuid.uuid4() for key in values}
                     missing = send(client_class, method, fill(route, made_up), role)
@@ -250,7 +283,7 @@ def test_outsiders_reach_nothing_of_the_virtanen_family(world, role, client_clas
                 if role == ANONYMOUS or response.status_code != 404:
                     continue
                 denied = AccessEvent.objects.filter(seq__gt=last_seq, outcome="denied")
-                if kind in ("case", "consent", "receipt") and not denied.exists():
+                if kind in ("case", "consent", "receipt", "conversation") and not denied.exists():
                     problems.append(f"{where}: the refused attempt was not logged")
     assert not problems, "\n".join(problems)
 
