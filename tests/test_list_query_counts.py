@@ -83,6 +83,9 @@ LIST_QUERY_COUNT_TESTS = {
         "tests.test_emergency_access::test_the_auditors_list_costs_the_same_for_any_page_size"
     ),
     "family-lookup": "tests.test_sensitive_data::test_lookup_query_count_is_pinned",
+    "contact-request-list": (
+        "tests.test_intake::test_the_intake_queue_has_a_constant_number_of_queries"
+    ),
     "case-access-history": (
         "tests.test_audit_api::test_the_case_history_costs_the_same_for_any_page_size"
     ),
