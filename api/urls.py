@@ -15,6 +15,7 @@ from api import (
     family_copy,
     handovers,
     incoming_referrals,
+    intake,
     legal_bases,
     me,
     meetings,
@@ -155,3 +156,10 @@ urlpatterns += [
         name="audit-legal-bases-withheld",
     ),
 ]
+
+# The front door (issue 17, api/intake.py): the intake queue of contact requests.
+intake_router = SimpleRouter(trailing_slash=True)
+intake_router.register(
+    "intake/contact-requests", intake.ContactRequestViewSet, basename="contact-request"
+)
+urlpatterns += [path("", include(intake_router.urls))]

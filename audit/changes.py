@@ -6,7 +6,11 @@ from django.apps import apps
 # Models whose history would only repeat other history, or must not be kept at all.
 NOT_REGISTERED = {"cases.User", "cases.CaseUserObjectPermission", "cases.CaseGroupObjectPermission"}
 # Per model: fields masked completely, and fields left out of the history.
-MASKED = {"cases.FamilyMember": ["identity_code"]}
+MASKED = {
+    "cases.FamilyMember": ["identity_code"],
+    # A contact request's need is the family's own words about health and social matters.
+    "cases.ContactRequest": ["need"],
+}
 EXCLUDED = {
     "cases.FamilyMember": ["identity_code_index"],
     "cases.User": ["password", "last_login"],

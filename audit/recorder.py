@@ -83,6 +83,26 @@ class AccessRecorder:
             )
         )
 
+    def allowed_record(
+        self, *, access, resource: str, action: str, record: str, case_id=None
+    ) -> None:
+        """`user` was shown a record that is no case's data (yet): a contact request (issue 17).
+        It is named in `purpose`; the organisation the user acted for holds it (the
+        controller) until it has a case, whose family and controller `flush` then fills in."""
+        self.pending.append(
+            self._event(
+                organisation_id=access.organisation_id,
+                role=access.role,
+                case_id=case_id,
+                controller_id=None if case_id else access.organisation_id,
+                resource=resource,
+                categories=[],
+                action=action,
+                outcome=AccessEvent.Outcome.ALLOWED,
+                purpose=record,
+            )
+        )
+
     def other(self, **fields) -> None:
         """An event that is about no one case (an auditor's export, say)."""
         self.pending.append(self._event(**fields))

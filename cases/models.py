@@ -141,6 +141,8 @@ class OrganisationMembership(models.Model):
         WORKER = "worker", _("Worker")
         AUDITOR = "auditor", _("Auditor")
         COORDINATOR = "coordinator", _("Coordinator")
+        # Takes the contact requests of families without a case (issue 17, cases/intake.py).
+        INTAKE = "intake", _("Intake worker")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
@@ -1093,3 +1095,118 @@ class ConversationRead(models.Model):
 
     def __str__(self):
         return f"{self.conversation_id}: {self.user_id}"
+
+
+# --- Contact requests: the front door for families without a case (issue 17) -------------------
+
+
+class ContactRequest(models.Model):
+    """A contact request (yhteydenottopyyntö) sent from the public guide by someone who has no
+    account and no case. It waits in the intake queue of its municipality's family-centre areas
+    (or, once referred on, of one organisation) until an intake worker takes it (the family is
+    told who will contact them and by when), opens a case with a responsible worker (the
+    guardian then gets a portal account), refers it on, or closes it with a reason."""
+
+    class Status(models.TextChoices):
+        NEW = "new", _("Waiting in the queue")
+        TAKEN = "taken", _("Taken")
+        OPENED = "opened", _("Case opened")
+        CLOSED = "closed", _("Closed")
+
+    OPEN_STATUSES = (Status.NEW, Status.TAKEN)
+
+    class CloseReason(models.TextChoices):
+        ADVISED = "advised", _("Advice given; no case needed")
+        UNREACHABLE = "unreachable", _("Could not be reached")
+        DUPLICATE = "duplicate", _("A duplicate of another request")
+        WITHDRAWN = "withdrawn", _("The family withdrew it")
+        NOT_GENUINE = "not_genuine", _("Not a genuine request")
+
+    class Reach(models.TextChoices):
+        PHONE = "phone", _("By phone")
+        EMAIL = "email", _("By e-mail")
+
+    class Language(models.TextChoices):
+        FINNISH = "fi", _("Finnish")
+        SWEDISH = "sv", _("Swedish")
+        ENGLISH = "en", _("English")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.PROTECT, related_name="+", verbose_name=_("municipality")
+    )
+    # Empty: the queue of the municipality's areas; set: referred on to this organisation.
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contact_requests",
+        help_text=_("The organisation it was referred on to; empty: the area's queue."),
+    )
+    first_name = models.CharField(_("first name"), max_length=150)
+    last_name = models.CharField(_("last name"), max_length=150)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+    reach_by = models.CharField(
+        _("how to reach you"), max_length=10, choices=Reach.choices, default=Reach.PHONE
+    )
+    # What they need help with: health, social and family matters in their own words.
+    need = EncryptedTextField(_("what you need help with"))
+    language = models.CharField(
+        _("language"), max_length=5, choices=Language.choices, default=Language.FINNISH
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.NEW
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    taken_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    taken_at = models.DateTimeField(null=True, blank=True)
+    contact_by = models.DateField(_("contacted by"), null=True, blank=True)
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, null=True, blank=True, related_name="contact_requests"
+    )
+    referred_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    referred_at = models.DateTimeField(null=True, blank=True)
+    referral_note = models.TextField(_("note to the receiving organisation"), blank=True)
+    closed_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(
+        _("reason for closing"), max_length=20, choices=CloseReason.choices, blank=True
+    )
+    close_note = models.TextField(_("note on closing"), blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(email="") | ~Q(phone=""), name="contact_request_reachable"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="taken") | Q(taken_by__isnull=False),
+                name="taken_contact_request_names_its_worker",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="opened") | Q(case__isnull=False),
+                name="opened_contact_request_names_its_case",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="closed") | (Q(closed_at__isnull=False) & ~Q(close_reason="")),
+                name="closed_contact_request_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organisation", "status"]),
+            models.Index(fields=["municipality", "status"]),
+        ]
+        verbose_name = _("contact request")
+        verbose_name_plural = _("contact requests")
+
+    def __str__(self):
+        return f"{self.pk} ({self.status})"

@@ -24,7 +24,11 @@ Which change sends which mail:
   and `meeting_update`;
 - plan action due (to whoever does it): `manage.py send_action_reminders`;
 - a new message in a thread (to everyone else who reads it, issue 17):
-  `cases.messaging.conversation_start` and `message_post`.
+  `cases.messaging.conversation_start` and `message_post`;
+- contact request received or referred on (to the intake workers who see it), taken (to the
+  family: who will contact them, and by when), a case opened from it (to the new guardian: the
+  responsible worker and the link that activates the portal account; to the responsible worker
+  when someone else named them): `cases.intake`.
 """
 
 import datetime
@@ -167,8 +171,50 @@ def _message_to_worker(c: dict) -> tuple[str, str]:
     ) % c
 
 
+def _contact_request_received(c: dict) -> tuple[str, str]:
+    return _("A new contact request is waiting"), _(
+        "A family without a case has sent a contact request to the intake queue you take "
+        "requests from. Take it, open a case, refer it on or close it: %(link)s"
+    ) % c
+
+
+def _contact_request_referred(c: dict) -> tuple[str, str]:
+    return _("A contact request was referred to your organisation"), _(
+        "%(referrer)s has referred a family's contact request to your organisation's intake. "
+        "See it: %(link)s"
+    ) % c
+
+
+def _contact_request_taken(c: dict) -> tuple[str, str]:
+    return _("We have received your contact request"), _(
+        "Thank you for contacting the family centre. %(worker)s will contact you by "
+        "%(date)s.\n\nIf you did not send a contact request, you can ignore this message."
+    ) % c
+
+
+def _guardian_activation(c: dict) -> tuple[str, str]:
+    return _("Your family portal account"), _(
+        "A case has been opened for your family at the family centre. Your responsible worker "
+        "is %(worker)s (%(organisation)s).\n\nIn the family portal you can see who works with "
+        "your family and decide who may see your information. Set your password here (the "
+        "link works once, for %(days)d days): %(link)s\n\nYour username: %(username)s"
+    ) % c
+
+
+def _case_opened_for_worker(c: dict) -> tuple[str, str]:
+    return _("You are the responsible worker of a new case"), _(
+        "%(actor)s has opened a case from a family's contact request and named you its "
+        "responsible worker.\n\nCase: %(link)s"
+    ) % c
+
+
 TEXTS = {
     "invitation": _invitation,
+    "contact_request_received": _contact_request_received,
+    "contact_request_referred": _contact_request_referred,
+    "contact_request_taken": _contact_request_taken,
+    "guardian_activation": _guardian_activation,
+    "case_opened_for_worker": _case_opened_for_worker,
     "consent_requested": _consent_requested,
     "consent_decided": _consent_decided,
     "handover_proposed": _handover_proposed,
@@ -518,4 +564,68 @@ def case_written(sender, instance, created, update_fields=None, raw=False, **kwa
             "receiver": name_of(handover.to_worker),
             "link": link(f"/api/v1/cases/{instance.pk}/handovers/{handover.pk}/"),
         },
+    )
+
+
+# --- The front door (issue 17, cases/intake.py) -------------------------------------------------
+
+
+def _contact_request_link(contact_request) -> str:
+    return link(f"/api/v1/intake/contact-requests/{contact_request.pk}/")
+
+
+def contact_request_received(contact_request, *, recipients) -> OutboundMail | None:
+    """To the intake workers who see the new request: that one waits, and where (no content)."""
+    return queue(
+        kind="contact_request_received",
+        recipients=_active_addresses(recipients),
+        context={"link": _contact_request_link(contact_request)},
+    )
+
+
+def contact_request_referred(contact_request, *, recipients) -> OutboundMail | None:
+    return queue(
+        kind="contact_request_referred",
+        recipients=_active_addresses(recipients),
+        context={
+            "referrer": name_of(contact_request.referred_by),
+            "link": _contact_request_link(contact_request),
+        },
+    )
+
+
+def contact_request_taken(contact_request) -> OutboundMail | None:
+    """To the sender, at the address they gave: who will contact them, and by when."""
+    return queue(
+        kind="contact_request_taken",
+        recipients=[contact_request.email],
+        context={
+            "worker": name_of(contact_request.taken_by),
+            "date": contact_request.contact_by.strftime("%d.%m.%Y"),
+        },
+    )
+
+
+def guardian_activation(*, account: User, case: Case, path: str) -> OutboundMail | None:
+    """To the new guardian: their responsible worker, and the one-time link that sets the
+    portal account's password (stored encrypted in the outbox, cleared once sent)."""
+    assert case.responsible_worker is not None and case.responsible_organisation is not None
+    return queue(
+        kind="guardian_activation",
+        recipients=[account.email],
+        context={
+            "worker": name_of(case.responsible_worker),
+            "organisation": case.responsible_organisation.name,
+            "days": max(settings.PASSWORD_RESET_TIMEOUT // 86400, 1),
+            "link": link(path),
+            "username": account.username,
+        },
+    )
+
+
+def case_opened_for_worker(*, case: Case, actor: User) -> OutboundMail | None:
+    return queue(
+        kind="case_opened_for_worker",
+        recipients=_active_addresses([case.responsible_worker]),
+        context={"actor": name_of(actor), "link": link(f"/api/v1/cases/{case.pk}/")},
     )

@@ -10,9 +10,11 @@ from django.utils import timezone
 from cases.identity_code import identity_code_lookup_q
 from cases.models import (
     Case,
+    ContactRequest,
     Family,
     Handover,
     Invitation,
+    Municipality,
     NetworkMember,
     Note,
     Organisation,
@@ -523,3 +525,37 @@ def families_in_municipality(*, user: User, queryset: QuerySet[Family], municipa
     return queryset.filter(municipality_id=municipality_id).exclude(
         pk__in=policy.families_hiding_location(user)
     )
+
+
+# --- The front door (issue 17): the intake queue -------------------------------------------------
+
+_CONTACT_REQUEST_RELATED = (
+    "municipality",
+    "organisation",
+    "taken_by",
+    "referred_by",
+    "closed_by",
+    "case",
+)
+
+
+def contact_request_list(*, user: User) -> tuple[QuerySet, list]:
+    """(the contact requests the intake worker sees, their intake memberships); 403 for anyone
+    else (`policy.contact_requests_for_user`)."""
+    return policy.contact_requests_for_user(
+        user, queryset=ContactRequest.objects.select_related(*_CONTACT_REQUEST_RELATED)
+    )
+
+
+def contact_request_get(*, user: User, request_id) -> tuple:
+    """(contact request, Access) of one request the intake worker sees; 404 for any other."""
+    return policy.contact_request_for_user(
+        user=user,
+        request_id=request_id,
+        queryset=ContactRequest.objects.select_related(*_CONTACT_REQUEST_RELATED),
+    )
+
+
+def municipality_choices() -> QuerySet:
+    """The municipalities a contact request may come from (the public form's choices)."""
+    return Municipality.objects.order_by("name")

@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 from cases.models import (
     Case,
     CaseUserObjectPermission,
+    ContactRequest,
     EmergencyAccess,
     Family,
     FamilyMember,
@@ -1400,3 +1401,137 @@ def require_may_flag_protected_message(access: Access) -> None:
             _("Only the responsible worker and the members they name can flag text as protected.")
         )
     require_may_flag_protected(access)
+
+
+# --- The front door (issue 17): contact requests in the intake queue ----------------------------
+#
+# A contact request is sent by someone with no account and no case, so no case access decides
+# who reads it. An intake worker (an organisation membership of role `intake` in force, on an
+# active account) sees the requests addressed to their organisation (referred on to it) and
+# those still in the queue of the areas their organisation serves: from a municipality of its
+# area, or from any municipality for an organisation without an area (the wellbeing area's
+# family centre). Whoever sees a request may act on it: take it, open a case, refer it on or
+# close it. Nobody else sees that requests exist (403 for the queue; 404 for a request).
+
+INTAKE = OrganisationMembership.Role.INTAKE
+
+
+def intake_memberships(user, *, now=None) -> list:
+    """The user's intake memberships in force, with their organisations."""
+    if not user.is_authenticated or not user.is_active:
+        return []
+    return list(
+        OrganisationMembership.objects.filter(_in_force(now), user=user, role=INTAKE)
+        .select_related("organisation")
+        .order_by("organisation__name", "pk")
+    )
+
+
+def require_intake(user) -> list:
+    """The user's intake memberships; PermissionDenied for anyone else."""
+    memberships = intake_memberships(user)
+    if not memberships:
+        raise PermissionDenied(_("Only intake workers can see contact requests."))
+    return memberships
+
+
+def _intake_scope(memberships) -> models.Q:
+    addressed = models.Q(organisation_id__in={m.organisation_id for m in memberships})
+    areas = {m.organisation.area_id for m in memberships}
+    if None in areas:
+        return addressed | models.Q(organisation__isnull=True)
+    queued = Municipality.objects.filter(areas__in=areas).values("pk")
+    return addressed | models.Q(organisation__isnull=True, municipality__in=queued)
+
+
+def contact_requests_for_user(user, *, queryset: QuerySet | None = None) -> tuple[QuerySet, list]:
+    """(the contact requests the intake worker sees, their intake memberships);
+    PermissionDenied for anyone but an intake worker."""
+    memberships = require_intake(user)
+    base = ContactRequest.objects.all() if queryset is None else queryset
+    return base.filter(_intake_scope(memberships)), memberships
+
+
+def contact_request_for_user(*, user, request_id, queryset: QuerySet | None = None) -> tuple:
+    """(contact request, Access) of one request the intake worker sees; 404 for any other
+    (the same as for one that does not exist), 403 for anyone but an intake worker."""
+    requests, memberships = contact_requests_for_user(user, queryset=queryset)
+    try:
+        contact_request = requests.get(pk=request_id)
+    except (ContactRequest.DoesNotExist, ValidationError, ValueError):
+        raise Http404 from None
+    return contact_request, intake_access(memberships, contact_request)
+
+
+def intake_access(memberships, contact_request) -> Access:
+    """The organisation an intake worker acts for on a request (the one it is addressed to, if
+    theirs; else their first), for the access log."""
+    organisations = [m.organisation_id for m in memberships]
+    acting = (
+        contact_request.organisation_id
+        if contact_request.organisation_id in organisations
+        else organisations[0]
+    )
+    return Access(view=True, organisations=frozenset({acting}), role="intake")
+
+
+def intake_accesses(memberships, contact_requests) -> dict:
+    """{request id: Access} for a page of requests (no query)."""
+    return {r.pk: intake_access(memberships, r) for r in contact_requests}
+
+
+def check_responsible_for_request(*, worker, organisation, contact_request, now=None) -> None:
+    """A case opened from a request has a responsible worker in post in the responsible
+    organisation (a worker membership in force, an active account), and that organisation
+    serves the family's municipality (its own, or one of its area's; an organisation without
+    an area serves them all). A 400 with a message otherwise."""
+    if (
+        not worker.is_active
+        or not OrganisationMembership.objects.filter(
+            _in_force(now),
+            user=worker,
+            organisation=organisation,
+            role=OrganisationMembership.Role.WORKER,
+        ).exists()
+    ):
+        raise ValidationError(
+            {"responsible_worker": _("Name a worker of the responsible organisation.")}
+        )
+    if not _serves(organisation, contact_request.municipality_id):
+        raise ValidationError(
+            {"organisation": _("This organisation does not serve the family's municipality.")}
+        )
+
+
+def _serves(organisation, municipality_id) -> bool:
+    if organisation.municipality_id == municipality_id or organisation.area_id is None:
+        return True
+    return Municipality.objects.filter(pk=municipality_id, areas=organisation.area_id).exists()
+
+
+def check_referral_receiver(*, organisation, contact_request, now=None) -> None:
+    """A request is referred on to another organisation that takes contact requests (someone
+    there is an intake worker now); a 400 with a message otherwise."""
+    if organisation.pk == contact_request.organisation_id:
+        raise ValidationError({"organisation": _("The request is already with this organisation.")})
+    if not OrganisationMembership.objects.filter(
+        _in_force(now), organisation=organisation, role=INTAKE, user__is_active=True
+    ).exists():
+        raise ValidationError(
+            {"organisation": _("This organisation does not take contact requests.")}
+        )
+
+
+def intake_recipients(contact_request, *, now=None) -> QuerySet:
+    """The intake workers who see a request (for its notification mail)."""
+    from cases.models import User
+
+    memberships = OrganisationMembership.objects.filter(_in_force(now), role=INTAKE)
+    if contact_request.organisation_id is not None:
+        memberships = memberships.filter(organisation_id=contact_request.organisation_id)
+    else:
+        memberships = memberships.filter(
+            models.Q(organisation__area__isnull=True)
+            | models.Q(organisation__area__municipalities=contact_request.municipality_id)
+        )
+    return User.objects.filter(is_active=True, pk__in=memberships.values("user_id"))

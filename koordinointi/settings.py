@@ -281,6 +281,9 @@ SPECTACULAR_SETTINGS = {
         "ConsentStateEnum": "consent.models.Consent.State",
         "ConsentEventKindEnum": "consent.models.ConsentEvent.Kind",
         "ConsentChannelEnum": "consent.models.ConsentEvent.Channel",
+        "ContactRequestStatusEnum": "cases.models.ContactRequest.Status",
+        "ContactRequestCloseReasonEnum": "cases.models.ContactRequest.CloseReason",
+        "ContactRequestReachEnum": "cases.models.ContactRequest.Reach",
     },
 }
 
@@ -438,6 +441,15 @@ if not SITE_URL.startswith(("http://", "https://")):
 
 # Family portal (portal/): session sign-in at /portal/login/ (locked out and throttled as above).
 LOGIN_URL = "portal:login"
+
+# The front door (issue 17, portal/contact.py): the public contact-request form is rate limited
+# per client address, refuses a form sent sooner than this many seconds after it was served (a
+# signed time in the form), or later than CONTACT_FORM_MAX_HOURS after.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["contact_request"] = env_str(
+    "CONTACT_REQUEST_THROTTLE_RATE", "10/hour"
+)
+CONTACT_FORM_MIN_SECONDS = env_int("CONTACT_FORM_MIN_SECONDS", 3)
+CONTACT_FORM_MAX_HOURS = env_int("CONTACT_FORM_MAX_HOURS", 24)
 # Production sign-in through an OpenID Connect broker of strong identification (portal/oidc.py,
 # README "Strong identification for families"): on only when OIDC_RP_CLIENT_ID is set, and then
 # the issuer and the secret are required. Endpoints and keys come from the issuer's discovery

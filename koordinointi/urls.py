@@ -44,6 +44,8 @@ urlpatterns = [
     path("signin/callback/", worker_signin.callback, name="worker-signin-callback"),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="swagger-ui"),
+    # The front door (issue 17): the public contact-request form in fi, sv and en.
+    path("", include("portal.contact")),
 ]
 
 # Under /api/ even a URL that matches no route (a malformed id, say) answers in JSON, like the

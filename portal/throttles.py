@@ -10,3 +10,9 @@ class PortalLoginThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ContactRequestThrottle(PortalLoginThrottle):
+    """The public contact-request form (portal/contact.py): its own count per client address."""
+
+    scope = "contact_request"

@@ -4,7 +4,7 @@ answers 404 to anyone but a guardian of that family (tests/test_portal_matrix.py
 from django.urls import path
 from django.views.i18n import set_language
 
-from portal import conversations, oidc, views
+from portal import contact, conversations, oidc, views
 
 app_name = "portal"
 urlpatterns = [
@@ -41,6 +41,8 @@ urlpatterns = [
         views.receipt,
         name="receipt",
     ),
+    # A new guardian's account, from the link mailed when intake opened their case (issue 17).
+    path("activate/<str:uidb64>/<str:token>/", contact.activate, name="activate"),
     # Production sign-in through the OIDC broker of strong identification (portal/oidc.py):
     # both answer 404 unless PORTAL_OIDC_ENABLED.
     path("oidc/authenticate/", oidc.start_view, name="oidc_authentication_init"),

@@ -29,10 +29,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases import messaging, services
+from cases import intake, messaging, services
 from cases.models import (
     Case,
     CaseUserObjectPermission,
+    ContactRequest,
     Conversation,
     CorrectionRequest,
     EmergencyAccess,
@@ -61,7 +62,13 @@ from consent import legal_bases
 from consent import services as consent_services
 from consent.models import Consent, ConsentEvent
 from tests.conftest import ANNA, HANNA, JENNI, KAISA, OLLI, PERSONAS, TERO, TIINA, ULLA
-from tests.factories import WorkerFactory, access_of
+from tests.factories import (
+    MembershipFactory,
+    OrganisationFactory,
+    UserFactory,
+    WorkerFactory,
+    access_of,
+)
 from tests.routes import api_patterns, base_of, fill, params_of
 from tests.routes import template_of as _template
 from tests.routes import walk as _walk
@@ -132,6 +139,8 @@ KIND_PARAMS = {
     "queued_case": {"pk"},
     "deactivatable_worker": {"pk"},
     "catalogue_service": {"pk"},
+    # The front door (issue 17).
+    "contact_request": {"pk"},
 }
 
 # Every pattern under /api/, as "/path/{parameter}/", with each method it allows. Patterns that
@@ -321,6 +330,15 @@ TABLE: dict[str, dict[str, Probe]] = {
         "GET": P("catalogue_service", "keep_catalogue", seen_by="see"),
         "PATCH": P("catalogue_service", "keep_catalogue", seen_by="see"),
     },
+    # The intake queue of contact requests (issue 17): intake workers only; 403 for everyone
+    # else whatever the request (so nothing shows whether one exists), and for an intake worker
+    # 404 for a request outside their queue, as for one that does not exist.
+    "/api/v1/intake/contact-requests/": {"GET": P("signed_in", "intake")},
+    "/api/v1/intake/contact-requests/{pk}/": {"GET": P("contact_request", "read")},
+    "/api/v1/intake/contact-requests/{pk}/take/": {"POST": P("contact_request", "act")},
+    "/api/v1/intake/contact-requests/{pk}/open-case/": {"POST": P("contact_request", "act")},
+    "/api/v1/intake/contact-requests/{pk}/refer-on/": {"POST": P("contact_request", "act")},
+    "/api/v1/intake/contact-requests/{pk}/close/": {"POST": P("contact_request", "act")},
 }
 
 PROBE_TEXT = "Matrix probe"
@@ -431,6 +449,18 @@ BODIES = {
     ],
     ("/api/v1/coordination/services/{pk}/", "PATCH"): lambda w, t: [
         {"name_fi": PROBE_TEXT, "is_active": False}
+    ],
+    ("/api/v1/intake/contact-requests/{pk}/take/", "POST"): lambda w, t: [
+        {"contact_by": timezone.localdate().isoformat()}
+    ],
+    ("/api/v1/intake/contact-requests/{pk}/open-case/", "POST"): lambda w, t: [
+        {"responsible_worker": w.ids[TIINA]}
+    ],
+    ("/api/v1/intake/contact-requests/{pk}/refer-on/", "POST"): lambda w, t: [
+        {"organisation": w.ids["org_intake"]}
+    ],
+    ("/api/v1/intake/contact-requests/{pk}/close/", "POST"): lambda w, t: [
+        {"reason": "advised", "note": PROBE_TEXT}
     ],
 }
 
@@ -766,8 +796,33 @@ def _build_world(demo_world) -> World:
         is_active=False,
     )
 
+    # The front door (issue 17): a request in the family centre's queue, which kaisa takes, and
+    # one referred on to another organisation's intake, which no demo role sees.
+    other_intake = OrganisationFactory(name="Toinen vastaanotto", code="toinen-vastaanotto")
+    MembershipFactory(
+        user=UserFactory(username="irja.intake"), organisation=other_intake, role="intake"
+    )
+    c_queued = intake.contact_request_submit(
+        first_name="Sanna",
+        last_name="Salonen",
+        municipality=asikkala,
+        need="Yhteydenotto: arki on raskasta",
+        email="sanna.salonen@example.org",
+        reach_by="email",
+    )
+    c_referred = intake.contact_request_submit(
+        first_name="Raili",
+        last_name="Rantanen",
+        municipality=lahti,
+        need="Yhteydenotto: siirretty eteenpäin",
+        phone="040 999 8888",
+    )
+    ContactRequest.objects.filter(pk=c_referred.pk).update(organisation=other_intake)
+
     ids = {
         ANNA: str(anna.pk),
+        TIINA: str(tiina.pk),
+        "org_intake": str(other_intake.pk),
         "lahti": str(lahti.pk),
         "org_mll": str(orgs["mll-paijat-hame"].pk),
         "mll_service": str(mll_service.pk),
@@ -797,6 +852,7 @@ def _build_world(demo_world) -> World:
                     "audit": {TERO},
                     "coordinate": {KAISA},
                     "keep_catalogue": {KAISA},
+                    "intake": {KAISA},
                 },
             )
         ],
@@ -1066,6 +1122,16 @@ def _build_world(demo_world) -> World:
             ),
             Target("kaisa's own account", {"pk": s(users[KAISA].pk)}, {"read": SIGNED_IN}),
         ],
+        "contact_request": [
+            Target(
+                "a contact request in the family centre's queue",
+                {"pk": s(c_queued.pk)},
+                {"read": {KAISA}, "act": {KAISA}},
+            ),
+            Target(
+                "a contact request referred to another organisation", {"pk": s(c_referred.pk)}, {}
+            ),
+        ],
         "catalogue_service": [
             Target(
                 "a public catalogue service",
@@ -1184,6 +1250,11 @@ def _build_world(demo_world) -> World:
     for value in ("Laine", "Liisa", l_family.pk):
         secret(value, NOBODY)
     secret(laine.pk, {KAISA})
+    # Contact requests: the intake worker's who sees them.
+    for value in ("Salonen", "sanna.salonen@example.org", c_queued.need, c_queued.pk):
+        secret(value, {KAISA})
+    for value in ("Rantanen", "040 999 8888", c_referred.need, c_referred.pk):
+        secret(value, NOBODY)
 
     readable_cases = {role: set() for role in ROLES}
     for target in targets["case"]:
@@ -1251,6 +1322,7 @@ WATCHED = (
     Message,
     # Not ConversationRead: an allowed read of a thread moves the reader's read marker, by
     # design (tests/test_messages.py holds that a refused one moves none).
+    ContactRequest,
 )
 
 

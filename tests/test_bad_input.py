@@ -16,7 +16,7 @@ from cases import messaging, services
 from cases.models import Municipality, Organisation, Service, User
 from cases.seeding import demo
 from consent.models import Consent
-from tests.conftest import ANNA, HANNA, TIINA
+from tests.conftest import ANNA, HANNA, KAISA, TIINA
 from tests.test_authorization_matrix import fingerprint
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +58,24 @@ def world(demo_world):
     thread = messaging.conversation_start(
         actor=hanna, case=case, access=access_of(hanna, case), subject="Aihe", text="Viesti"
     ).conversation
+    # The front door (issue 17): a request in kaisa's intake queue, and another organisation's
+    # intake to refer it on to.
+    from cases import intake
+    from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
+
+    other_intake = OrganisationFactory(code="toinen-vastaanotto")
+    MembershipFactory(user=UserFactory(), organisation=other_intake, role="intake")
+    contact_request = intake.contact_request_submit(
+        first_name="Sanna",
+        last_name="Salonen",
+        municipality=Municipality.objects.get(code="asikkala"),
+        need="Apua arkeen",
+        phone="040 123 4567",
+    )
     ids = {
+        "contact_request": str(contact_request.pk),
+        "other_intake": str(other_intake.pk),
+        "tiina": str(tiina.pk),
         "case": str(case.pk),
         "family": str(case.family_id),
         "lahti": str(Municipality.objects.get(code="lahti").pk),
@@ -76,7 +93,8 @@ def world(demo_world):
     }
     built = World(users=users, ids=ids)
     built.tokens = {
-        name: Token.objects.get_or_create(user=users[name])[0].key for name in (TIINA, ANNA, HANNA)
+        name: Token.objects.get_or_create(user=users[name])[0].key
+        for name in (TIINA, ANNA, HANNA, KAISA)
     }
     return built
 
@@ -295,6 +313,45 @@ WRITES = {
         lambda w: {"service": w.ids["mll_service"], "message": "Lähete"},
         texts=("message",),
         ids=("service",),
+    ),
+}
+
+
+def intake_url(tail: str) -> Callable[[World], str]:
+    return lambda w: f"/api/v1/intake/contact-requests/{w.ids['contact_request']}/{tail}"
+
+
+# The front door (issue 17): what an intake worker does with a contact request.
+WRITES |= {
+    "contact request take": Write(
+        "POST",
+        intake_url("take/"),
+        lambda w: {"contact_by": (timezone.localdate() + datetime.timedelta(days=2)).isoformat()},
+        user=KAISA,
+        dates=("contact_by",),
+    ),
+    "contact request open case": Write(
+        "POST",
+        intake_url("open-case/"),
+        lambda w: {"responsible_worker": w.ids["tiina"], "opening_reason": "Syy"},
+        user=KAISA,
+        texts=("opening_reason",),
+        ids=("responsible_worker", "organisation"),
+    ),
+    "contact request refer on": Write(
+        "POST",
+        intake_url("refer-on/"),
+        lambda w: {"organisation": w.ids["other_intake"], "note": "Siirto"},
+        user=KAISA,
+        texts=("note",),
+        ids=("organisation",),
+    ),
+    "contact request close": Write(
+        "POST",
+        intake_url("close/"),
+        lambda w: {"reason": "advised", "note": "Neuvottu"},
+        user=KAISA,
+        texts=("note",),
     ),
 }
 NAMES = sorted(WRITES)
@@ -612,6 +669,7 @@ def input_serializers():
         "api.families",
         "api.handovers",
         "api.incoming_referrals",
+        "api.intake",
         "api.meetings",
         "api.network",
         "api.plan_actions",

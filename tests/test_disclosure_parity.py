@@ -215,6 +215,20 @@ def _every_kind_of_thing(*, actor, case, orgs, members=()) -> None:
             )
 
 
+def _contact_requests() -> list:
+    """Two contact requests in the family centre's intake queue (issue 17): no case's data, so
+    their reads log no category."""
+    from cases import intake
+
+    asikkala = Municipality.objects.get(code="asikkala")
+    return [
+        intake.contact_request_submit(
+            first_name="x", last_name="x", municipality=asikkala, need="x", phone="1"
+        )
+        for _n in range(2)
+    ]
+
+
 def _birth_dates(case: Case, tag: str) -> dict:
     dates = {}
     for birth_date in case.family.members.exclude(birth_date=None).values_list(
@@ -387,6 +401,7 @@ def _build_world(demo_world) -> World:
         "incoming": [s(pk) for pk in Referral.objects.values_list("pk", flat=True)],
         "reassignments": [s(laine.pk), s(virtanen.pk)],
         "coordination/services": [s(mll_service.pk)],
+        "contact-requests": [s(r.pk) for r in _contact_requests()],
     }
     receipts = [
         {"consent_id": s(event.consent_id), "event_id": s(event.pk)}
@@ -394,12 +409,16 @@ def _build_world(demo_world) -> World:
             consent__case=virtanen, kind=ConsentEvent.Kind.GRANTED
         )
     ]
+    from cases import intake
+
+    _e, _p, _a, uidb64, token, _end = intake.activation_path(users["hanna.huoltaja"]).split("/")
     portal = {
         "conversation": [
             {"case_id": case_pk, "conversation_id": pk}
             for case_pk, ids in objects["conversations"].items()
             for pk in ids
         ],
+        "activation": [{"uidb64": uidb64, "token": token}],
         "case_id": [{"case_id": pk} for pk in case_ids],
         "consent_id": [{"consent_id": pk} for pk in consents],
         "receipt": receipts,
@@ -475,6 +494,8 @@ def portal_fills(world: World, route: str) -> list[dict]:
         return world.portal["receipt"]
     if params == {"case_id", "conversation_id"}:
         return world.portal["conversation"]
+    if params == {"uidb64", "token"}:
+        return world.portal["activation"]
     raise LookupError(f"{route}: teach the parity test to fill {sorted(params)}")
 
 

@@ -89,6 +89,9 @@ LIST_QUERY_COUNT_TESTS = {
     "audit-legal-bases-withheld": (
         "tests.test_legal_bases::test_the_auditors_review_has_a_constant_number_of_queries"
     ),
+    "contact-request-list": (
+        "tests.test_intake::test_the_intake_queue_has_a_constant_number_of_queries"
+    ),
     "case-access-history": (
         "tests.test_audit_api::test_the_case_history_costs_the_same_for_any_page_size"
     ),

@@ -142,7 +142,11 @@ def test_it_places_each_demo_user_in_their_organisation_and_role(seeded):
         Organisation.objects.filter(kind="wellbeing_area").values_list("name", flat=True)
     )
     assert memberships("tero.tarkastaja") == {(name, "auditor") for name in wellbeing_area}
-    assert {role for _name, role in memberships("kaisa.koordinaattori")} == {"coordinator"}
+    # She takes the family centre's contact requests too (issue 17).
+    assert {role for _name, role in memberships("kaisa.koordinaattori")} == {
+        "coordinator",
+        "intake",
+    }
 
 
 def test_it_lets_the_coordinator_keep_the_catalogue_and_nobody_else(seeded):

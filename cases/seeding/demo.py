@@ -736,8 +736,12 @@ USERS = [
         "kaisa.koordinaattori",
         "Kaisa",
         "Koordinaattori",
-        "family-centre coordinator (admin at /admin/)",
-        memberships=(("phhva-perhekeskus", Role.COORDINATOR, "Perhekeskuskoordinaattori"),),
+        "family-centre coordinator (admin at /admin/); takes contact requests",
+        memberships=(
+            ("phhva-perhekeskus", Role.COORDINATOR, "Perhekeskuskoordinaattori"),
+            # She takes the family centre's contact requests (issue 17, cases/intake.py).
+            ("phhva-perhekeskus", Role.INTAKE, "Perhekeskuskoordinaattori"),
+        ),
         is_staff=True,
         groups=(COORDINATORS_GROUP,),
     ),
