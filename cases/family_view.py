@@ -51,6 +51,7 @@ RESOURCE_LABELS = {
     "emergency-access": CASE_LABEL,
     "family-copy": _("a copy of all your information"),
     "corrections": _("your correction requests"),
+    "conversations": _("your messages"),
 }
 
 
