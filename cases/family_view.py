@@ -52,6 +52,7 @@ RESOURCE_LABELS = {
     "family-copy": _("a copy of all your information"),
     "corrections": _("your correction requests"),
     "legal-bases": _("the legal bases of your case"),
+    "conversations": _("your messages"),
 }
 
 

@@ -53,6 +53,9 @@ LIST_QUERY_COUNT_TESTS = {
     "case-correction-list": (
         "tests.test_corrections::test_the_correction_list_has_a_constant_number_of_queries"
     ),
+    "case-conversation-list": (
+        "tests.test_messages::test_the_thread_list_and_a_thread_take_a_constant_number_of_queries"
+    ),
     "case-plan-action-list": (
         "tests.test_coordination::test_the_action_list_has_a_constant_number_of_queries"
     ),
