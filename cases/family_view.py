@@ -51,6 +51,8 @@ RESOURCE_LABELS = {
     "emergency-access": CASE_LABEL,
     "family-copy": _("a copy of all your information"),
     "corrections": _("your correction requests"),
+    # An intake worker's reads of the contact request that the case was opened from (issue 17).
+    "contact-request": _("your contact request"),
 }
 
 
