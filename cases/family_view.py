@@ -53,6 +53,8 @@ RESOURCE_LABELS = {
     "corrections": _("your correction requests"),
     "legal-bases": _("the legal bases of your case"),
     "conversations": _("your messages"),
+    # An intake worker's reads of the contact request that the case was opened from (issue 17).
+    "contact-request": _("your contact request"),
 }
 
 

@@ -11,6 +11,7 @@ refers it on to another organisation's intake, or closes it with a reason.
 """
 
 import datetime
+import re
 
 from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
@@ -152,7 +153,8 @@ def _worker_organisation(worker: User) -> Organisation:
 
 
 def _free_username(email: str) -> str:
-    base = email.lower()[:140]
+    """The sender's e-mail address, as a username may spell it, numbered when taken."""
+    base = re.sub(r"[^\w.@+-]", "_", email.lower())[:140]
     taken = set(User.objects.filter(username__startswith=base).values_list("username", flat=True))
     if base not in taken:
         return base

@@ -9,6 +9,7 @@ checked; one older than `CONTACT_FORM_MAX_HOURS`, or with a forged time, is refu
 """
 
 import time
+from functools import wraps
 
 from django import forms
 from django.conf import settings
@@ -136,6 +137,7 @@ def _render_form(request, form, language: str, *, status: int = 200):
 def _in_language(view):
     """The page in the language of its address, whatever the portal's language cookie says."""
 
+    @wraps(view)
     def wrapper(request, *args, language: str, **kwargs):
         with translation.override(language):
             request.LANGUAGE_CODE = language
@@ -143,8 +145,6 @@ def _in_language(view):
         response.headers["Content-Language"] = language
         return response
 
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
     return wrapper
 
 

@@ -322,6 +322,38 @@ STATES = [
         _sees_no_secret,
     ),
 ]
+
+
+# The front door (issue 17): kaisa's intake membership ends; the queue and its requests are no
+# longer hers, and the rest of her coordinator's work stays.
+def _end_kaisas_intake(world: World) -> None:
+    updated = OrganisationMembership.objects.filter(
+        user__username=KAISA, role=OrganisationMembership.Role.INTAKE
+    ).update(started_at=_ago(days=365), ended_at=_ago(minutes=1))
+    assert updated == 1
+
+
+def _kaisa_keeps_all_but_intake(kind: str, target: Target, action: str) -> bool:
+    return kind != "contact_request" and action != "intake"
+
+
+def _kaisa_sees_no_contact_request(world: World, value: str, roles: frozenset) -> bool:
+    from cases.models import ContactRequest
+
+    requests = ContactRequest.objects.all()
+    return value not in {str(v) for r in requests for v in (r.pk, r.last_name, r.email, r.need)}
+
+
+STATES.append(
+    State(
+        "g kaisa's intake membership ended a minute ago",
+        KAISA,
+        _end_kaisas_intake,
+        _kaisa_keeps_all_but_intake,
+        _kaisa_sees_no_contact_request,
+        loses_every_case=False,
+    )
+)
 TIINA_LEAVES = [state for state in STATES if state.persona == TIINA]
 
 
@@ -510,6 +542,8 @@ def test_before_any_change_each_persona_reaches_what_the_states_take_away(world)
     assert _status(world, EEVA, f"/api/v1/cases/{makinen}/") == 200
     assert _status(world, EEVA, f"/api/v1/cases/{makinen}/plan/") == 200
     assert _status(world, KAISA, f"{QUEUE}{case}/") == 404  # tiina is in post
+    # State g takes away the intake queue (issue 17).
+    assert _status(world, KAISA, "/api/v1/intake/contact-requests/") == 200
 
 
 def test_after_expiry_anna_still_sees_the_case_and_her_own_note_but_nothing_consented(world):

@@ -67,7 +67,8 @@ def a_request(**changes) -> ContactRequest:
     values = {
         "first_name": "Sanna",
         "last_name": "Salonen",
-        "municipality": Municipality.objects.get(code="asikkala"),
+        "municipality": changes.pop("municipality", None)
+        or Municipality.objects.get(code="asikkala"),
         "need": NEED,
         "email": "sanna.salonen@example.org",
         "phone": "",
@@ -436,6 +437,10 @@ def test_a_case_opened_from_a_request_has_its_responsible_worker_and_the_guardia
     assert '<p class="responsible-name">Tiina Vastuu</p>' in body_of(portal)
     # The link works once.
     assert Client().get(path).status_code == 404
+    # kaisa's reads of the request, once it has a case, are in the family's history.
+    api.as_user(persona(KAISA)).get(f"{QUEUE}{contact_request.pk}/")
+    history = body_of(browser.get(f"/portal/cases/{case.pk}/history/"))
+    assert "Kaisa Koordinaattori" in history and "yhteydenottopyyntönne" in history
     # And she signs in later with her username and password.
     signed_in = Client().post(
         "/portal/login/", {"username": account.username, "password": "Kesä-ilta 2026 on!"}
@@ -613,3 +618,54 @@ def test_nobody_but_an_intake_worker_acts_on_a_request(demo, api):
         ContactRequest.objects.get().status == "new"
         and not Case.objects.filter(family__name="Salonen").exists()
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_of_two_intake_workers_opening_a_case_at_once_exactly_one_wins():
+    """Two requests open a case from the same contact request at the same moment, each on its
+    own connection: one case, one family, one account."""
+    import threading
+
+    from django.core.exceptions import ValidationError
+    from django.db import close_old_connections, connection
+
+    from tests.factories import MunicipalityFactory, WorkerFactory
+
+    centre = OrganisationFactory(name="Perhekeskus")
+    intake_workers = []
+    for username in ("iida.intake", "ilkka.intake"):
+        user = UserFactory(username=username)
+        MembershipFactory(user=user, organisation=centre, role="intake")
+        intake_workers.append(user)
+    worker = WorkerFactory(username="vera.vastuu", membership__organisation=centre)
+    contact_request = a_request(municipality=MunicipalityFactory())
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def open_case(actor):
+        try:
+            barrier.wait(timeout=10)
+            intake.contact_request_open_case(
+                actor=actor,
+                contact_request=ContactRequest.objects.get(pk=contact_request.pk),
+                responsible_worker=worker,
+            )
+            outcomes.append("won")
+        except ValidationError:
+            outcomes.append("lost")
+        except Exception as error:  # anything else is a defect: report it
+            outcomes.append(repr(error))
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=open_case, args=(user,)) for user in intake_workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["lost", "won"]
+    assert Case.objects.filter(family__name="Salonen").count() == 1
+    assert User.objects.filter(email="sanna.salonen@example.org").count() == 1
+    assert ContactRequest.objects.get().status == "opened"

@@ -332,6 +332,12 @@ def test_every_kind_of_mail_is_translated_into_finnish_and_swedish(kind):
         "due": "2026-12-01",
         "organiser": "Tiina",
         "starts": "2026-12-09 09:00",
+        # The front door (issue 17).
+        "worker": "Kaisa",
+        "date": "07.12.2026",
+        "days": 3,
+        "username": "sanna@example.org",
+        "actor": "Kaisa",
     }
     subject, body = notifications.render(kind, context)
     assert len(subject.split(" / ")) == 3, subject
