@@ -84,6 +84,7 @@ CASE_BOUND = frozenset(
         "my_invitation",
         "incoming_referral",
         "queued_case",
+        "legal_basis",
     }
 )
 ANNAS_OWN_NOTE = "Virtanen health note by anna"  # the clinic recorded it: hers without consent
