@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ErrorDetail, NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.relations import RelatedField
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -105,6 +105,23 @@ class ConsentRequestSerializer(InputSerializer):
             "area, named as recipients when asked."
         ),
     )
+
+    RECIPIENTS_NEEDED = _("Name at least one recipient organisation, or a sector.")
+
+    def _without_recipients(self, data) -> bool:
+        return isinstance(data, dict) and not data.get("recipients") and not data.get("sector")
+
+    def to_internal_value(self, data):
+        # Recipients or a sector: reported beside the other fields' errors, not after them.
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if self._without_recipients(data) and isinstance(error.detail, dict):
+                error.detail.setdefault("recipients", [ErrorDetail(str(self.RECIPIENTS_NEEDED))])
+            raise
+        if self._without_recipients(data):
+            raise serializers.ValidationError({"recipients": [self.RECIPIENTS_NEEDED]})
+        return value
 
 
 class DecisionSerializer(InputSerializer):

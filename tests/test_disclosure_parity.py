@@ -66,6 +66,7 @@ from cases.models import (
     User,
 )
 from cases.seeding import demo
+from consent import legal_bases
 from consent.models import Consent, ConsentEvent
 from koordinointi.vocabulary import MESSAGES, Category
 from tests.conftest import PERSONAS, TIINA, ULLA
@@ -262,6 +263,18 @@ def _build_world(demo_world) -> World:
     mll_service = orgs["mll-paijat-hame"].services.get(name_fi="Lastenhoitoapu")
     services.referral_create(actor=tiina, case=virtanen, service=mll_service, message="x")
     services.handover_propose(actor=tiina, case=virtanen, to_worker=ville, message="Siirto")
+    # A legal basis (issue 16): olli reads `basic` and the general notes under it, no consent;
+    # what his reads show must be what their entries name, as under a consent.
+    legal_bases.legal_basis_record(
+        actor=tiina,
+        case=virtanen,
+        access=access_of(tiina, virtanen),
+        organisation=orgs["asikkala-perusopetus"],
+        categories=["basic", "notes_general"],
+        basis="child_welfare_need_assessment",
+        reason="Selvitys",
+        valid_until=timezone.now() + datetime.timedelta(days=30),
+    )
 
     # Korhonen: ulla's own case, one of everything.
     lahti = Municipality.objects.get(code="lahti")

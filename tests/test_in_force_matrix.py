@@ -87,6 +87,7 @@ CASE_BOUND = frozenset(
         "incoming_referral",
         "queued_case",
         "conversation",  # messages (issue 17)
+        "legal_basis",
     }
 )
 ANNAS_OWN_NOTE = "Virtanen health note by anna"  # the clinic recorded it: hers without consent
