@@ -10,16 +10,17 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from api import serializers as s
 from api.audit import AuditedMixin, Shown
 from api.meetings import ICalendarRenderer
-from api.views import UUID_REGEX
+from api.views import UUID_REGEX, IsWorker
 from cases import booking, booking_calendar, booking_selectors
 from cases.models import Booking, BookingSlot, Service, User
-from koordinointi.vocabulary import Category
+from consent import policy
 
 
 class Conflict(APIException):
@@ -29,6 +30,15 @@ class Conflict(APIException):
 
 
 TAKEN = OpenApiResponse(description="The time is booked: someone else was first")
+
+
+class IsFamily(BasePermission):
+    """A family's guardian, as the policy says."""
+
+    message = _("Only a family's guardian can book a time.")
+
+    def has_permission(self, request, view):
+        return policy.may_book(request.user)
 
 
 class SlotSerializer(serializers.ModelSerializer):
@@ -86,13 +96,16 @@ class BookSerializer(s.InputSerializer):
 
 
 class MoveSerializer(s.InputSerializer):
-    slot = serializers.UUIDField(help_text=_("The free time to move the booking to."))
+    slot = serializers.UUIDField(
+        required=False, allow_null=True, help_text=_("The free time to move the booking to.")
+    )
 
 
 class BookingSerializer(serializers.ModelSerializer):
     slot = SlotSerializer(read_only=True)
     case = serializers.UUIDField(source="case_id", read_only=True)
-    booked_by = s.UserRefSerializer(read_only=True)
+    # Ids only: the booking tells that the family has an appointment, not who they are.
+    booked_by = serializers.UUIDField(source="booked_by_id", read_only=True)
     cancelled_by = serializers.UUIDField(source="cancelled_by_id", read_only=True, allow_null=True)
 
     class Meta:
@@ -110,6 +123,15 @@ class SlotViewSet(
 
     serializer_class = SlotSerializer
     lookup_value_regex = UUID_REGEX
+
+    def get_permissions(self):
+        # Who may write is refused before the body is read: a 403, not a 400 for the body.
+        extra: dict[str, list[BasePermission]] = {
+            "create": [IsWorker()],
+            "destroy": [IsWorker()],
+            "book": [IsFamily()],
+        }
+        return [IsAuthenticated(), *extra.get(getattr(self, "action", None) or "", [])]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -199,9 +221,9 @@ class BookingViewSet(
         for obj in self.shown_objects():
             case, access = getattr(self, "_case_access", {}).get(obj.pk, (None, None))
             if case is not None:
-                shown.append(
-                    Shown(case, access, {Category.BASIC, Category.PLAN}, {obj.slot.organisation_id})
-                )
+                # That the family booked this time: no data category is shown (ids, the
+                # worker's time and place), as when a case is seen without its data.
+                shown.append(Shown(case, access))
         return shown
 
     @extend_schema(request=None, responses=BookingSerializer)
@@ -220,7 +242,9 @@ class BookingViewSet(
         data.is_valid(raise_exception=True)
         try:
             moved = booking.booking_move(
-                actor=cast(User, request.user), booking_id=pk, slot_id=data.validated_data["slot"]
+                actor=cast(User, request.user),
+                booking_id=pk,
+                slot_id=data.validated_data.get("slot"),
             )
         except booking.SlotTaken as taken:
             raise Conflict(str(taken)) from None

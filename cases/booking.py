@@ -137,6 +137,8 @@ def booking_move(*, actor: User, booking_id, slot_id, now=None) -> Booking:
     now = now or timezone.now()
     booking, case, access = booking_selectors.booking_get(user=actor, booking_id=booking_id)
     policy.require_may_move_booking(access)
+    if slot_id is None:
+        raise ValidationError({"slot": _("Choose the free time to move the booking to.")})
     slot, _target_case, target_access = policy.booking_target(
         user=actor, slot_id=slot_id, case_id=case.pk
     )

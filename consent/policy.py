@@ -1367,6 +1367,11 @@ def booking_for_user(*, user, booking_id, queryset: QuerySet | None = None) -> t
     return booking, case, access
 
 
+def may_book(user) -> bool:
+    """Free times are booked by a family's guardians (the portal's users), nobody else."""
+    return may_use_portal(user)
+
+
 def require_may_move_booking(access: Access) -> None:
     """Only the family moves a booking to another free time."""
     if not access.is_family:

@@ -330,6 +330,32 @@ def _build_world(demo_world) -> World:
             requested_by=users["hanna.huoltaja"],
         )
 
+    # Booking (issue 17): a free time of tiina booked by hanna, one of ulla for Korhonen.
+    from cases import booking
+    from cases.models import Booking
+
+    slot_start = timezone.now() + datetime.timedelta(days=10)
+    v_slot = booking.slot_publish(
+        actor=tiina,
+        starts_at=slot_start,
+        ends_at=slot_start + datetime.timedelta(hours=1),
+        place="Perhekeskus",
+    )
+    booking.booking_create(actor=users["hanna.huoltaja"], slot_id=v_slot.pk)
+    k_slot = booking.slot_publish(
+        actor=ulla,
+        starts_at=slot_start,
+        ends_at=slot_start + datetime.timedelta(hours=1),
+        place="Vastaanotto",
+    )
+    Booking.objects.create(slot=k_slot, case=korhonen, booked_by=ulla)
+    free_slot = booking.slot_publish(
+        actor=tiina,
+        starts_at=slot_start + datetime.timedelta(hours=2),
+        ends_at=slot_start + datetime.timedelta(hours=3),
+        place="Perhekeskus",
+    )
+
     objects = {
         "corrections": under(CorrectionRequest.objects.all()),
         "notes": under(Note.objects.all()),
@@ -355,6 +381,8 @@ def _build_world(demo_world) -> World:
         "incoming": [s(pk) for pk in Referral.objects.values_list("pk", flat=True)],
         "reassignments": [s(laine.pk), s(virtanen.pk)],
         "coordination/services": [s(mll_service.pk)],
+        "slots": [s(v_slot.pk), s(k_slot.pk), s(free_slot.pk)],
+        "bookings": [s(pk) for pk in Booking.objects.values_list("pk", flat=True)],
     }
     receipts = [
         {"consent_id": s(event.consent_id), "event_id": s(event.pk)}
