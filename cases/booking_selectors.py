@@ -82,3 +82,11 @@ def calendar_party(*, access) -> str:
         if policy.has(access, policy.Need.FAMILY)
         else booking_calendar.WORKER
     )
+
+
+def case_booking(*, user: User, case, booking_id) -> Booking:
+    """One booking of `case` that the user may read; 404 for any other (the portal's pages)."""
+    found, _case, _access = booking_get(user=user, booking_id=booking_id)
+    if found.case_id != case.pk:
+        raise Http404
+    return found

@@ -394,6 +394,9 @@ def _build_world(demo_world) -> World:
         "case_id": [{"case_id": pk} for pk in case_ids],
         "consent_id": [{"consent_id": pk} for pk in consents],
         "receipt": receipts,
+        "booking": [
+            {"case_id": s(b.case_id), "booking_id": s(b.pk)} for b in Booking.objects.all()
+        ],
     }
     tokens = {username: Token.objects.create(user=users[username]).key for username in PERSONAS}
     return World(
@@ -464,6 +467,8 @@ def portal_fills(world: World, route: str) -> list[dict]:
         return world.portal["consent_id"]
     if params == {"consent_id", "event_id"}:
         return world.portal["receipt"]
+    if params == {"case_id", "booking_id"}:
+        return world.portal["booking"]
     raise LookupError(f"{route}: teach the parity test to fill {sorted(params)}")
 
 
