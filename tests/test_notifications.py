@@ -332,6 +332,7 @@ def test_every_kind_of_mail_is_translated_into_finnish_and_swedish(kind):
         "due": "2026-12-01",
         "organiser": "Tiina",
         "starts": "2026-12-09 09:00",
+        "worker": "Tiina",  # booking (issue 17)
     }
     subject, body = notifications.render(kind, context)
     assert len(subject.split(" / ")) == 3, subject
