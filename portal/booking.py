@@ -126,9 +126,7 @@ def booking_cancel(request, case_id, booking_id):
         messages.success(request, _("The booking is cancelled."))
         return redirect("portal:booking", case_id=case.pk)
     shown(request, case=case, access=access, resource=RESOURCE)
-    return _page(
-        request, "portal/booking_cancel.html", case=case, current="booking", booking=found
-    )
+    return _page(request, "portal/booking_cancel.html", case=case, current="booking", booking=found)
 
 
 @family_page(RESOURCE)
