@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter, SimpleRouter
 from api import (
     audit_views,
     auth_views,
+    bookings,
     cases,
     catalogue,
     consents,
@@ -163,3 +164,9 @@ intake_router.register(
     "intake/contact-requests", intake.ContactRequestViewSet, basename="contact-request"
 )
 urlpatterns += [path("", include(intake_router.urls))]
+
+# Booking (issue 17, api/bookings.py): free times of workers, and the bookings of them.
+booking_router = SimpleRouter(trailing_slash=True)
+booking_router.register("booking/slots", bookings.SlotViewSet, basename="booking-slot")
+booking_router.register("bookings", bookings.BookingViewSet, basename="booking")
+urlpatterns += [path("", include(booking_router.urls))]

@@ -1210,3 +1210,71 @@ class ContactRequest(models.Model):
 
     def __str__(self):
         return f"{self.pk} ({self.status})"
+
+
+# --- Booking (issue 17) ---
+
+
+class BookingSlot(models.Model):
+    """A free time a worker publishes (for one of their organisations, optionally for one of its
+    services), which a guardian of a case the worker is responsible for may book."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    worker = models.ForeignKey(User, on_delete=models.PROTECT, related_name="booking_slots")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    place = models.CharField(_("place"), max_length=300, blank=True)
+    video_link = models.URLField(_("video link"), max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The worker took the free time back (only while nobody has booked it).
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="booking_slot_ends_after_start"
+            )
+        ]
+        indexes = [models.Index(fields=["worker", "starts_at"])]
+        verbose_name = _("free time")
+        verbose_name_plural = _("free times")
+
+    def __str__(self):
+        return f"{self.worker_id}: {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class Booking(models.Model):
+    """A guardian's booking of a free time, for their family's case. At most one booking of a
+    slot is active (not cancelled): the database holds that, whatever the number of app
+    servers (`one_active_booking_per_slot`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    slot = models.ForeignKey(BookingSlot, on_delete=models.PROTECT, related_name="bookings")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="bookings")
+    booked_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    booked_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-booked_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slot"],
+                condition=Q(cancelled_at__isnull=True),
+                name="one_active_booking_per_slot",
+            )
+        ]
+        indexes = [models.Index(fields=["case", "cancelled_at"])]
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
+
+    def __str__(self):
+        return f"{self.case_id}: {self.slot_id}"

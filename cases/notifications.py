@@ -28,7 +28,9 @@ Which change sends which mail:
 - contact request received or referred on (to the intake workers who see it), taken (to the
   family: who will contact them, and by when), a case opened from it (to the new guardian: the
   responsible worker and the link that activates the portal account; to the responsible worker
-  when someone else named them): `cases.intake`.
+  when someone else named them): `cases.intake`;
+- a free time booked or cancelled (to the guardian who booked it and to the worker whose time
+  it is, each with their own iCalendar copy, `cases.booking_calendar`): `cases.booking`.
 """
 
 import datetime
@@ -208,7 +210,31 @@ def _case_opened_for_worker(c: dict) -> tuple[str, str]:
     ) % c
 
 
+def _booking_confirmed(c: dict) -> tuple[str, str]:
+    return _("Your appointment on %(starts)s is booked") % c, _(
+        "You have booked an appointment with %(worker)s on %(starts)s. The calendar entry is "
+        "attached. You can cancel or move it in the family portal: %(link)s"
+    ) % c
+
+
+def _booking_received(c: dict) -> tuple[str, str]:
+    return _("A family booked your free time on %(starts)s") % c, _(
+        "A family has booked your free time on %(starts)s. The calendar entry is attached."
+        "\n\nBooking: %(link)s"
+    ) % c
+
+
+def _booking_cancelled(c: dict) -> tuple[str, str]:
+    return _("An appointment was cancelled: %(starts)s") % c, _(
+        "The appointment on %(starts)s was cancelled. The attached cancellation removes it "
+        "from your calendar.\n\nBooking: %(link)s"
+    ) % c
+
+
 TEXTS = {
+    "booking_confirmed": _booking_confirmed,
+    "booking_received": _booking_received,
+    "booking_cancelled": _booking_cancelled,
     "invitation": _invitation,
     "contact_request_received": _contact_request_received,
     "contact_request_referred": _contact_request_referred,
@@ -629,3 +655,43 @@ def case_opened_for_worker(*, case: Case, actor: User) -> OutboundMail | None:
         recipients=_active_addresses([case.responsible_worker]),
         context={"actor": name_of(actor), "link": link(f"/api/v1/cases/{case.pk}/")},
     )
+
+
+# --- Booking (issue 17) ------------------------------------------------------------------------
+
+
+def booking_sent(booking, *, cancelled: bool = False) -> list:
+    """A booking (or its cancellation) to the guardian who booked it and to the worker whose
+    free time it is, each with their own calendar copy; the mails name nobody of the family."""
+    from cases import booking_calendar
+
+    slot = booking.slot
+    starts = timezone.localtime(slot.starts_at).strftime("%Y-%m-%d %H:%M")
+    method = booking_calendar.CANCEL if cancelled else booking_calendar.REQUEST
+    sent = []
+    for party, user, kind in (
+        (booking_calendar.FAMILY, booking.booked_by, "booking_confirmed"),
+        (booking_calendar.WORKER, slot.worker, "booking_received"),
+    ):
+        if not _attendees([user]):
+            continue
+        ics = booking_calendar.booking_calendar(
+            booking,
+            party=party,
+            method=method,
+            attendee=user if party == booking_calendar.FAMILY else None,
+        )
+        sent.append(
+            queue(
+                kind="booking_cancelled" if cancelled else kind,
+                recipients=[user.email],
+                context={
+                    "worker": name_of(slot.worker),
+                    "starts": starts,
+                    "link": booking_calendar.booking_link(booking, party),
+                },
+                ics=ics,
+                ics_method=method,
+            )
+        )
+    return sent

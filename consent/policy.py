@@ -1535,3 +1535,205 @@ def intake_recipients(contact_request, *, now=None) -> QuerySet:
             | models.Q(organisation__area__municipalities=contact_request.municipality_id)
         )
     return User.objects.filter(is_active=True, pk__in=memberships.values("user_id"))
+
+
+# --- Booking (issue 17): the responsible worker's free times, booked by the family ------------
+#
+# A worker publishes free times for an organisation they are in post in. A guardian of an open
+# case books a free time of that case's responsible worker in its responsible organisation,
+# while the worker is in post there. A booking is seen by the family and by the worker whose
+# time it is, while they are the case's responsible worker; either may cancel it, and only the
+# family moves it.
+
+
+def publishing_organisation(user, *, organisation_id=None):
+    """The organisation a worker publishes free times for: the one named, or their only post;
+    403 for one they do not work for, 400 when they have several and named none."""
+    from cases.models import Organisation
+
+    posts = worker_posts(user)
+    if not posts:
+        raise PermissionDenied(_("Only workers of an organisation can publish free times."))
+    if organisation_id is None:
+        if len(posts) > 1:
+            raise ValidationError(
+                {"organisation": _("You work for several organisations: name one.")}
+            )
+        organisation_id = next(iter(posts))
+    if organisation_id not in posts:
+        raise PermissionDenied(
+            _("You can publish free times only for an organisation you work for.")
+        )
+    return Organisation.objects.get(pk=organisation_id)
+
+
+def _slot_worker_in_post(now):
+    return models.Exists(
+        OrganisationMembership.objects.filter(
+            in_force(now, start=None),
+            user=models.OuterRef("worker"),
+            organisation=models.OuterRef("organisation"),
+            role=OrganisationMembership.Role.WORKER,
+        )
+    )
+
+
+def _active_booking():
+    from cases.models import Booking
+
+    return models.Exists(
+        Booking.objects.filter(slot=models.OuterRef("pk"), cancelled_at__isnull=True)
+    )
+
+
+def own_slots(user) -> QuerySet:
+    """The free times the user has published (while a worker), with `is_booked`."""
+    from cases.models import BookingSlot
+
+    if not worker_posts(user):
+        return BookingSlot.objects.none()
+    return _own_slots(user)
+
+
+def _own_slots(user) -> QuerySet:
+    from cases.models import BookingSlot
+
+    return BookingSlot.objects.filter(worker=user, withdrawn_at__isnull=True).annotate(
+        is_booked=_active_booking()
+    )
+
+
+def _family_cases(user) -> QuerySet[Case]:
+    """The open cases of the families whose guardian `user` is (an active account)."""
+    if not user.is_authenticated or not user.is_active:
+        return Case.objects.none()
+    return Case.objects.filter(
+        status=Case.Status.OPEN,
+        family__members__user=user,
+        family__members__role=FamilyMember.Role.GUARDIAN,
+    )
+
+
+def slots_for_cases(cases: QuerySet[Case], *, now=None) -> QuerySet:
+    """Free times that the families of `cases` may book: not withdrawn, of a case's responsible
+    worker in its responsible organisation, while the worker is in post there."""
+    from cases.models import BookingSlot
+
+    now = now or timezone.now()
+    return BookingSlot.objects.filter(
+        models.Exists(
+            cases.filter(
+                responsible_worker=models.OuterRef("worker"),
+                responsible_organisation=models.OuterRef("organisation"),
+            )
+        ),
+        _slot_worker_in_post(now),
+        withdrawn_at__isnull=True,
+        worker__is_active=True,
+    ).annotate(is_booked=_active_booking())
+
+
+def bookable_slots(user, *, now=None) -> QuerySet:
+    """The free times a guardian may book now: in the future and not booked."""
+    now = now or timezone.now()
+    return slots_for_cases(_family_cases(user), now=now).filter(starts_at__gt=now, is_booked=False)
+
+
+def slots_for_user(user) -> QuerySet:
+    """A worker's own free times; a guardian's bookable ones; nothing for anyone else."""
+    if worker_posts(user):
+        return _own_slots(user)
+    return bookable_slots(user)
+
+
+def booking_target(*, user, slot_id, case_id=None) -> tuple:
+    """(slot, case, access) for a guardian booking a free time: 404 for a slot the user may not
+    book (or see), 400 when the slot fits several of their cases and none is named."""
+    from cases.models import BookingSlot
+
+    cases = _family_cases(user)
+    try:
+        slot = slots_for_cases(cases).get(pk=slot_id)
+        matching = cases.filter(
+            responsible_worker_id=slot.worker_id, responsible_organisation_id=slot.organisation_id
+        )
+        if case_id is not None:
+            matching = matching.filter(pk=case_id)
+        case_ids = list(matching.values_list("pk", flat=True).distinct()[:2])
+    except (BookingSlot.DoesNotExist, ValidationError, ValueError):
+        raise Http404 from None
+    if not case_ids:
+        raise Http404
+    if len(case_ids) > 1:
+        raise ValidationError({"case": _("The time fits several of your cases: name one.")})
+    case, access = authorize(user=user, case_id=case_ids[0], need=Need.FAMILY)
+    return slot, case, access
+
+
+def own_slot(*, user, slot_id):
+    """One of the worker's own free times (not withdrawn); 404 for any other."""
+    from cases.models import BookingSlot
+
+    try:
+        return own_slots(user).get(pk=slot_id)
+    except (BookingSlot.DoesNotExist, ValidationError, ValueError):
+        raise Http404 from None
+
+
+def bookings_for_user(user) -> QuerySet:
+    """Bookings of the user's family's cases, or of the user's own free times on cases they are
+    responsible for; `booking_accesses` settles each one."""
+    from cases.models import Booking
+
+    if not user.is_authenticated or not user.is_active:
+        return Booking.objects.none()
+    return Booking.objects.filter(
+        models.Q(
+            case__family__members__user=user,
+            case__family__members__role=FamilyMember.Role.GUARDIAN,
+        )
+        | models.Q(slot__worker=user, case__responsible_worker=user)
+    ).distinct()
+
+
+def booking_accesses(user, bookings) -> dict:
+    """{booking id: (case, access)} of the bookings the user may read, decided in a constant
+    number of queries for the whole page."""
+    bookings = list(bookings)
+    cases = {booking.case_id: booking.case for booking in bookings}
+    accesses = access_for(user, cases.values())
+    found = {}
+    for booking in bookings:
+        access = accesses[booking.case_id]
+        if access.is_family or (access.role == "responsible" and booking.slot.worker_id == user.pk):
+            found[booking.pk] = (booking.case, access)
+    return found
+
+
+def booking_for_user(*, user, booking_id, queryset: QuerySet | None = None) -> tuple:
+    """(booking, case, access) of a booking the user may read; 404 for any other."""
+    from cases.models import Booking
+
+    base = bookings_for_user(user)
+    if queryset is not None:
+        base = queryset.filter(pk__in=base.values("pk"))
+    try:
+        booking = base.get(pk=booking_id)
+    except (Booking.DoesNotExist, ValidationError, ValueError):
+        raise Http404 from None
+    found = booking_accesses(user, [booking])
+    if booking.pk not in found:
+        raise Http404
+    case, access = found[booking.pk]
+    return booking, case, access
+
+
+def may_book(user) -> bool:
+    """Free times are booked by a family's guardians (the portal's users), nobody else."""
+    return may_use_portal(user)
+
+
+def require_may_move_booking(access: Access) -> None:
+    """Only the family moves a booking to another free time."""
+    if not access.is_family:
+        raise PermissionDenied(_("Only the family can move a booking."))

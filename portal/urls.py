@@ -4,7 +4,7 @@ answers 404 to anyone but a guardian of that family (tests/test_portal_matrix.py
 from django.urls import path
 from django.views.i18n import set_language
 
-from portal import contact, conversations, oidc, views
+from portal import booking, contact, conversations, oidc, views
 
 app_name = "portal"
 urlpatterns = [
@@ -33,6 +33,28 @@ urlpatterns = [
     path("cases/<uuid:case_id>/copy.zip", views.copy_download, name="copy"),
     path("cases/<uuid:case_id>/copy.html", views.copy_html, name="copy_html"),
     path("cases/<uuid:case_id>/copy.json", views.copy_json, name="copy_json"),
+    # Booking the responsible worker's free times (issue 17, portal/booking.py).
+    path("cases/<uuid:case_id>/booking/", booking.booking_page, name="booking"),
+    path(
+        "cases/<uuid:case_id>/booking/<uuid:booking_id>/",
+        booking.booking_detail,
+        name="booking_detail",
+    ),
+    path(
+        "cases/<uuid:case_id>/booking/<uuid:booking_id>/calendar.ics",
+        booking.booking_calendar_file,
+        name="booking_calendar",
+    ),
+    path(
+        "cases/<uuid:case_id>/booking/<uuid:booking_id>/cancel/",
+        booking.booking_cancel,
+        name="booking_cancel",
+    ),
+    path(
+        "cases/<uuid:case_id>/booking/<uuid:booking_id>/move/",
+        booking.booking_move,
+        name="booking_move",
+    ),
     path("consents/<uuid:consent_id>/grant/", views.consent_grant, name="grant"),
     path("consents/<uuid:consent_id>/refuse/", views.consent_refuse, name="refuse"),
     path("consents/<uuid:consent_id>/withdraw/", views.consent_withdraw, name="withdraw"),

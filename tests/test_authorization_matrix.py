@@ -29,8 +29,10 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases import intake, messaging, services
+from cases import booking, intake, messaging, services
 from cases.models import (
+    Booking,
+    BookingSlot,
     Case,
     CaseUserObjectPermission,
     ContactRequest,
@@ -141,6 +143,9 @@ KIND_PARAMS = {
     "catalogue_service": {"pk"},
     # The front door (issue 17).
     "contact_request": {"pk"},
+    # Booking (issue 17).
+    "booking_slot": {"pk"},
+    "booking": {"pk"},
 }
 
 # Every pattern under /api/, as "/path/{parameter}/", with each method it allows. Patterns that
@@ -339,6 +344,23 @@ TABLE: dict[str, dict[str, Probe]] = {
     "/api/v1/intake/contact-requests/{pk}/open-case/": {"POST": P("contact_request", "act")},
     "/api/v1/intake/contact-requests/{pk}/refer-on/": {"POST": P("contact_request", "act")},
     "/api/v1/intake/contact-requests/{pk}/close/": {"POST": P("contact_request", "act")},
+    # Booking (issue 17): workers publish free times; the families of their cases book them.
+    # Lists are per user (the leak check reads them); a free time is seen by its worker and by
+    # the families who may book it, a booking by the family and the worker whose time it is.
+    "/api/v1/booking/slots/": {
+        "GET": P("signed_in", "read"),
+        "POST": P("signed_in", "publish"),
+    },
+    "/api/v1/booking/slots/{pk}/": {
+        "GET": P("booking_slot", "read"),
+        "DELETE": P("booking_slot", "withdraw"),
+    },
+    "/api/v1/booking/slots/{pk}/book/": {"POST": P("booking_slot", "book")},
+    "/api/v1/bookings/": {"GET": P("signed_in", "read")},
+    "/api/v1/bookings/{pk}/": {"GET": P("booking", "read")},
+    "/api/v1/bookings/{pk}/calendar.ics/": {"GET": P("booking", "read")},
+    "/api/v1/bookings/{pk}/cancel/": {"POST": P("booking", "cancel")},
+    "/api/v1/bookings/{pk}/move/": {"POST": P("booking", "move")},
 }
 
 PROBE_TEXT = "Matrix probe"
@@ -444,6 +466,10 @@ BODIES = {
     ("/api/v1/coordination/reassignments/{pk}/reassign/", "POST"): lambda w, t: [
         {"to_worker": w.ids[ANNA]}
     ],
+    ("/api/v1/booking/slots/", "POST"): lambda w, t: [
+        {"starts_at": _future(), "ends_at": _future(hours=1), "place": PROBE_TEXT}
+    ],
+    ("/api/v1/bookings/{pk}/move/", "POST"): lambda w, t: [{"slot": w.ids["free_slot"]}],
     ("/api/v1/coordination/services/", "POST"): lambda w, t: [
         {"organisation": w.ids["org_mll"], "name_fi": PROBE_TEXT, "category": "health"}
     ],
@@ -819,7 +845,29 @@ def _build_world(demo_world) -> World:
     )
     ContactRequest.objects.filter(pk=c_referred.pk).update(organisation=other_intake)
 
+    # Booking (issue 17): two free times of tiina (one booked by hanna), one of ulla booked for
+    # the Korhonen case (its guardian has no account: ulla's own row, as data).
+    slot_start = timezone.now() + datetime.timedelta(days=10)
+    v_free_slot, v_booked_slot = (
+        booking.slot_publish(
+            actor=tiina,
+            starts_at=slot_start + datetime.timedelta(hours=hours),
+            ends_at=slot_start + datetime.timedelta(hours=hours + 1),
+            place=place,
+        )
+        for hours, place in ((0, "Vapaa aika: perhekeskus 2"), (2, "Varattu aika: perhekeskus 3"))
+    )
+    v_booking = booking.booking_create(actor=users[HANNA], slot_id=v_booked_slot.pk)
+    k_slot = booking.slot_publish(
+        actor=ulla,
+        starts_at=slot_start,
+        ends_at=slot_start + datetime.timedelta(hours=1),
+        place="Korhonen: vastaanotto",
+    )
+    k_booking = Booking.objects.create(slot=k_slot, case=korhonen, booked_by=ulla)
+
     ids = {
+        "free_slot": str(v_free_slot.pk),
         ANNA: str(anna.pk),
         TIINA: str(tiina.pk),
         "org_intake": str(other_intake.pk),
@@ -853,6 +901,7 @@ def _build_world(demo_world) -> World:
                     "coordinate": {KAISA},
                     "keep_catalogue": {KAISA},
                     "intake": {KAISA},
+                    "publish": WORKERS,
                 },
             )
         ],
@@ -1144,6 +1193,36 @@ def _build_world(demo_world) -> World:
                 {"keep_catalogue": {KAISA}},
             ),
         ],
+        "booking_slot": [
+            Target(
+                "tiina's free time",
+                {"pk": s(v_free_slot.pk)},
+                {"read": family_only, "withdraw": {TIINA}, "book": {HANNA}},
+            ),
+            # Booked: no longer offered (hanna's booking shows it); booking it again is a 409.
+            Target(
+                "tiina's booked time",
+                {"pk": s(v_booked_slot.pk)},
+                {"read": {TIINA}, "withdraw": {TIINA}, "book": {HANNA}},
+                existence_exempt="hanna's own booking names this time: a 409 for booking it "
+                "again tells her nothing new",
+            ),
+            Target(
+                "ulla's booked time (Korhonen)",
+                {"pk": s(k_slot.pk)},
+                {"read": {ULLA}, "withdraw": {ULLA}},
+            ),
+        ],
+        "booking": [
+            Target(
+                "hanna's booking of tiina's time",
+                {"pk": s(v_booking.pk)},
+                {"read": family_only, "cancel": family_only, "move": {HANNA}},
+            ),
+            Target(
+                "the Korhonen booking", {"pk": s(k_booking.pk)}, {"read": {ULLA}, "cancel": {ULLA}}
+            ),
+        ],
     }
 
     secrets_: dict[str, frozenset] = {}
@@ -1255,6 +1334,14 @@ def _build_world(demo_world) -> World:
         secret(value, {KAISA})
     for value in ("Rantanen", "040 999 8888", c_referred.need, c_referred.pk):
         secret(value, NOBODY)
+    # Booking: a free time is its worker's and the families' who may book it.
+    secret(v_free_slot.pk, family_only)
+    secret(v_free_slot.place, family_only)
+    secret(v_booked_slot.place, family_only)
+    secret(v_booking.pk, family_only)
+    secret(k_slot.place, {ULLA})
+    secret(k_booking.pk, {ULLA})
+    secret(k_slot.pk, {ULLA})
 
     readable_cases = {role: set() for role in ROLES}
     for target in targets["case"]:
@@ -1323,6 +1410,8 @@ WATCHED = (
     # Not ConversationRead: an allowed read of a thread moves the reader's read marker, by
     # design (tests/test_messages.py holds that a refused one moves none).
     ContactRequest,
+    BookingSlot,
+    Booking,
 )
 
 

@@ -388,6 +388,32 @@ def _build_world(demo_world) -> World:
         text=mark("messages", "k", "first"),
     )
 
+    # Booking (issue 17): a free time of tiina booked by hanna, one of ulla for Korhonen.
+    from cases import booking
+    from cases.models import Booking
+
+    slot_start = timezone.now() + datetime.timedelta(days=10)
+    v_slot = booking.slot_publish(
+        actor=tiina,
+        starts_at=slot_start,
+        ends_at=slot_start + datetime.timedelta(hours=1),
+        place="Perhekeskus",
+    )
+    booking.booking_create(actor=users["hanna.huoltaja"], slot_id=v_slot.pk)
+    k_slot = booking.slot_publish(
+        actor=ulla,
+        starts_at=slot_start,
+        ends_at=slot_start + datetime.timedelta(hours=1),
+        place="Vastaanotto",
+    )
+    Booking.objects.create(slot=k_slot, case=korhonen, booked_by=ulla)
+    free_slot = booking.slot_publish(
+        actor=tiina,
+        starts_at=slot_start + datetime.timedelta(hours=2),
+        ends_at=slot_start + datetime.timedelta(hours=3),
+        place="Perhekeskus",
+    )
+
     objects = {
         "conversations": under(Conversation.objects.all()),
         "corrections": under(CorrectionRequest.objects.all()),
@@ -415,6 +441,8 @@ def _build_world(demo_world) -> World:
         "reassignments": [s(laine.pk), s(virtanen.pk)],
         "coordination/services": [s(mll_service.pk)],
         "contact-requests": [s(r.pk) for r in _contact_requests()],
+        "slots": [s(v_slot.pk), s(k_slot.pk), s(free_slot.pk)],
+        "bookings": [s(pk) for pk in Booking.objects.values_list("pk", flat=True)],
     }
     receipts = [
         {"consent_id": s(event.consent_id), "event_id": s(event.pk)}
@@ -435,6 +463,9 @@ def _build_world(demo_world) -> World:
         "case_id": [{"case_id": pk} for pk in case_ids],
         "consent_id": [{"consent_id": pk} for pk in consents],
         "receipt": receipts,
+        "booking": [
+            {"case_id": s(b.case_id), "booking_id": s(b.pk)} for b in Booking.objects.all()
+        ],
     }
     tokens = {username: Token.objects.create(user=users[username]).key for username in PERSONAS}
     return World(
@@ -509,6 +540,8 @@ def portal_fills(world: World, route: str) -> list[dict]:
         return world.portal["conversation"]
     if params == {"uidb64", "token"}:
         return world.portal["activation"]
+    if params == {"case_id", "booking_id"}:
+        return world.portal["booking"]
     raise LookupError(f"{route}: teach the parity test to fill {sorted(params)}")
 
 

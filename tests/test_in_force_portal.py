@@ -25,6 +25,7 @@ from tests import test_in_force_matrix as matrix
 from tests.test_authorization_matrix import HANNA
 from tests.test_portal_matrix import (
     TABLE,
+    booked,
     fill,
     portal_patterns,
     secrets_of,
@@ -65,6 +66,7 @@ def _objects(case: Case) -> dict[str, list[dict]]:
         "consent": [{"consent_id": clinic.pk}, {"consent_id": school.pk}],
         "receipt": [{"consent_id": clinic.pk, "event_id": granted.pk}],
         "conversation": [{"case_id": case.pk, "conversation_id": thread.pk}],
+        "booking": [{"case_id": case.pk, "booking_id": booked(case).pk}],
         "public": [{}],
         "own": [{}],
         "signed_in": [{}],
@@ -143,7 +145,7 @@ def test_the_persona_reaches_no_portal_page_of_the_family(world, state):
                     if status >= 500:
                         problems.append(f"{where}: answered {status}")
                     if (
-                        kind in ("case", "consent", "receipt", "conversation", "own")
+                        kind in ("case", "consent", "receipt", "conversation", "booking", "own")
                         and method in methods
                     ):
                         # A worker: "this portal is for families" (404); a closed account: the

@@ -33,6 +33,8 @@ HERE = "tests.test_list_query_counts"
 
 # Route name -> "module::test" pinning its query count for a short and a longer list.
 LIST_QUERY_COUNT_TESTS = {
+    "booking-slot-list": "tests.test_booking::test_the_slot_list_has_a_constant_number_of_queries",
+    "booking-list": "tests.test_booking::test_the_booking_list_has_a_constant_number_of_queries",
     "case-list": (
         "tests.test_network::test_case_list_query_count_is_constant_with_members_and_consents"
     ),

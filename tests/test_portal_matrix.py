@@ -9,14 +9,18 @@ as it answers for an object that does not exist, shows nothing of the family, wr
 and logs no allowed read of it.
 """
 
+import datetime
 import re
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from audit.models import AccessEvent
 from cases import messaging, services
 from cases.models import (
+    Booking,
+    BookingSlot,
     Case,
     CaseUserObjectPermission,
     Conversation,
@@ -79,6 +83,13 @@ TABLE = {
     "refuse": ("consent", {"POST"}),
     "withdraw": ("consent", {"GET", "POST"}),
     "receipt": ("receipt", {"GET"}),
+    # Booking the responsible worker's free times (issue 17): the page and its form, and each
+    # booking's confirmation, calendar file, cancellation and move.
+    "booking": ("case", {"GET", "POST"}),
+    "booking_detail": ("booking", {"GET"}),
+    "booking_calendar": ("booking", {"GET"}),
+    "booking_cancel": ("booking", {"GET", "POST"}),
+    "booking_move": ("booking", {"POST"}),
     # Strong identification (portal/oidc.py): 404 unless PORTAL_OIDC_ENABLED, as here.
     "oidc_authentication_init": ("public", {"GET"}),
     "oidc_authentication_callback": ("public", {"GET"}),
@@ -95,6 +106,7 @@ KIND_PARAMS = {
     "receipt": {"consent_id", "event_id"},
     "conversation": {"case_id", "conversation_id"},
     "activation": {"uidb64", "token"},
+    "booking": {"case_id", "booking_id"},
 }
 
 
@@ -139,6 +151,7 @@ def world(demo_case):
     clinic = Consent.objects.get(case=case, recipients__code="phhva-lastenneuvola")
     granted = clinic.events.get(kind=ConsentEvent.Kind.GRANTED)
     thread = virtanen_thread(case)
+    hanna_booking = booked(case)
     return {
         "case": case,
         "korhonen": korhonen,
@@ -149,6 +162,7 @@ def world(demo_case):
             "consent": [{"consent_id": school.pk}, {"consent_id": clinic.pk}],
             "receipt": [{"consent_id": clinic.pk, "event_id": granted.pk}],
             "conversation": [{"case_id": case.pk, "conversation_id": thread.pk}],
+            "booking": [{"case_id": case.pk, "booking_id": hanna_booking.pk}],
             "public": [{}],
             "own": [{}],
             "signed_in": [{}],
@@ -183,6 +197,24 @@ def _activation_parts(user) -> dict:
     return {"uidb64": uidb64, "token": token}
 
 
+def booked(case: Case) -> Booking:
+    """Hanna's booking of a free time of the case's responsible worker (made once)."""
+    found = Booking.objects.filter(case=case).first()
+    if found is None:
+        start = timezone.now() + datetime.timedelta(days=10)
+        slot = BookingSlot.objects.create(
+            worker=case.responsible_worker,
+            organisation=case.responsible_organisation,
+            starts_at=start,
+            ends_at=start + datetime.timedelta(hours=1),
+            place="Perhekeskus, vastaanotto",
+        )
+        found = Booking.objects.create(
+            slot=slot, case=case, booked_by=User.objects.get(username=HANNA)
+        )
+    return found
+
+
 def secrets_of(case: Case) -> list[str]:
     """Strings that show the Virtanen family's data, or that it exists."""
     family = case.family
@@ -214,6 +246,8 @@ def state_of_the_world() -> tuple:
         CorrectionRequest.objects.count(),
         Conversation.objects.count(),
         Message.objects.count(),
+        tuple(Booking.objects.order_by("pk").values_list("pk", "slot_id", "cancelled_at")),
+        BookingSlot.objects.filter(withdrawn_at__isnull=True).count(),
     )
 
 
@@ -259,14 +293,14 @@ def test_outsiders_reach_nothing_of_the_virtanen_family(world, role, client_clas
                 if csrf_refused:  # the CSRF check comes first, for every object alike
                     if status != 403:
                         problems.append(f"{where}: answered {status} without a CSRF token")
-                elif kind in ("case", "consent", "receipt", "conversation"):
+                elif kind in ("case", "consent", "receipt", "conversation", "booking"):
                     if role == ANONYMOUS:
                         ok = status == 302 and response["Location"].startswith("/portal/login/")
                     else:
                         ok = status == (404 if method in methods else 405)
                     if not ok:
                         problems.append(f"{where}: answered {status}")
-                if kind in ("case", "consent", "receipt", "conversation"):
+                if kind in ("case", "consent", "receipt", "conversation", "booking"):
                     # The same answer as for an object that does not exist.
                     made_up = {key: uuid.uuid4() for key in values}
                     missing = send(client_class, method, fill(route, made_up), role)
@@ -295,7 +329,10 @@ def test_outsiders_reach_nothing_of_the_virtanen_family(world, role, client_clas
                 if role == ANONYMOUS or response.status_code != 404:
                     continue
                 denied = AccessEvent.objects.filter(seq__gt=last_seq, outcome="denied")
-                if kind in ("case", "consent", "receipt", "conversation") and not denied.exists():
+                if (
+                    kind in ("case", "consent", "receipt", "conversation", "booking")
+                    and not denied.exists()
+                ):
                     problems.append(f"{where}: the refused attempt was not logged")
     assert not problems, "\n".join(problems)
 
