@@ -1,0 +1,339 @@
+"""verify_audit's fast path (audit.hashing.row_renderer, code generated from the hashing
+definition) against the reference (audit.hashing.canonical_value): for every column, edge values
+included, the fast path renders exactly the reference's canonical JSON, or stands aside (None)
+and leaves the row to the reference. It never renders a value the reference refuses.
+
+The honest rows are appended through the app (audit.chain.append), read back from the real
+database both ways: the fast query as verify reads it, and the raw values the reference judges.
+On SQLite, whose columns take any type and spelling, the stored values are then changed by hand
+to other spellings and types, and the fast path must refuse every one the reference refuses.
+"""
+
+import datetime
+import json
+import uuid
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from audit import hashing, verify
+from audit.chain import append, canonical_json
+from audit.models import HASHED_FIELDS, AccessEvent
+from tests.test_audit_tamper import disable_triggers, new_event, sql
+
+CHAIN = "paijat-hame"
+VENDOR = connection.vendor
+UTC = datetime.UTC
+
+TEXTS = [
+    "",
+    "tiina.vastuu",
+    "ä Ö å 😀 日本",
+    'a "quoted" word',
+    "back\\slash",
+    "tab\tnew\nline\rreturn",
+    "\x01\x1f\x7f",
+    "\u2028\u2029",
+    ", ",
+    '", "',
+    "x" * 150,
+]
+LISTS = [
+    [],
+    ["basic"],
+    ["basic", "plan", "health"],
+    [", "],
+    ['", "'],
+    ['a", "b'],
+    ["", ""],
+    ["ä", "😀"],
+    ["back\\slash"],
+    ["new\nline"],
+    [str(uuid.uuid4()), str(uuid.uuid4())],
+    [1, 2.5, None, True],
+    [{"b": 1, "a": [2, "x"]}],
+    [["nested", ["deeper"]]],
+]
+TIMES = [
+    datetime.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+    datetime.datetime(2026, 1, 2, 3, 4, 5, 0, tzinfo=UTC),
+    datetime.datetime(2026, 1, 2, 3, 4, 5, 100000, tzinfo=UTC),
+    datetime.datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime.datetime(2024, 2, 29, 12, 0, 0, 1, tzinfo=UTC),
+    datetime.datetime(1, 1, 1, 0, 0, 0, 0, tzinfo=UTC),
+    datetime.datetime(999, 5, 6, 7, 8, 9, 10, tzinfo=UTC),
+    datetime.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime.datetime(2026, 6, 1, 0, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=3))),
+]
+UUIDS = [
+    None,
+    uuid.UUID(int=0),
+    uuid.UUID(int=1),
+    uuid.UUID(int=2**128 - 1),
+    uuid.UUID("12345678-1234-1234-1234-123456789012"),
+    uuid.uuid4(),
+]
+ADDRESSES = [
+    None,
+    "10.0.0.7",
+    "0.0.0.0",  # noqa: S104 - a value, not a binding
+    "255.255.255.255",
+    "::1",
+    "2001:db8::1",
+    "fe80::1",
+]
+
+# One edge value a row, column by column.
+EDGES: dict[str, list] = {
+    "user_id": UUIDS,
+    "organisation_id": UUIDS,
+    "case_id": UUIDS,
+    "family_id": UUIDS,
+    "controller_id": UUIDS,
+    "username": TEXTS,
+    "purpose": TEXTS,
+    "request_id": [text for text in TEXTS if len(text) <= 64],
+    "role": [AccessEvent.Role.EMERGENCY, AccessEvent.Role.NONE],
+    "resource": ["case", "family", "ä"],
+    "action": list(AccessEvent.Action.values),
+    "outcome": list(AccessEvent.Outcome.values),
+    "categories": LISTS,
+    "disclosed_from": LISTS,
+    "consents": LISTS,
+    "emergency": [True, False],
+    "created_at": TIMES,
+    "client_address": ADDRESSES,
+}
+# Set by append itself: id, chain, seq.
+assert set(EDGES) | {"id", "chain", "seq"} == set(HASHED_FIELDS)
+
+
+def fast_rows() -> dict[int, tuple]:
+    """seq -> the row as verify's fast query reads it."""
+    query, _render = verify.fast_reader(VENDOR)
+    with connection.cursor() as cursor:
+        cursor.execute(query, [CHAIN, 0, 2**62, 100_000])
+        return {row[0]: row for row in cursor.fetchall()}
+
+
+def reference_texts() -> dict[int, str | hashing.NotCanonical]:
+    """seq -> the canonical JSON text the reference gives for the stored values (or why not)."""
+    return {
+        seq: values if isinstance(values, hashing.NotCanonical) else canonical(values)
+        for seq, (values, _prev, _hash) in verify._exact_rows(CHAIN, 0, 2**62).items()
+    }
+
+
+def canonical(values: dict) -> str:
+    return hashing.canonical_values(values).decode()
+
+
+def render(row: tuple) -> str | None:
+    _query, renderer = verify.fast_reader(VENDOR)
+    return renderer(row)
+
+
+@pytest.fixture
+def edge_log(db, settings):
+    settings.AUDIT_CHAINS = [CHAIN]
+    settings.AUDIT_CHECKPOINT_EVERY = 0
+    events = []
+    for column, values in EDGES.items():
+        for value in values:
+            events += append([new_event(**{column: value})], chain=CHAIN)
+    return events
+
+
+def test_the_renderer_is_generated_from_the_hashing_definition():
+    """The keys, their order and the separators are what canonical_values encodes; every
+    column is rendered."""
+    for vendor in ("sqlite", "postgresql"):
+        source = hashing.render_source(vendor, 0)
+        compile(source, "<render>", "exec")
+        for i, name in enumerate(HASHED_FIELDS):
+            assert f"s{i} = " in source, name
+    skeleton = hashing._skeleton()
+    assert "".join(skeleton[0::2]).startswith('{"action":')
+    assert [HASHED_FIELDS[int(i)] for i in skeleton[1::2]] == sorted(HASHED_FIELDS)
+
+
+def test_every_honest_edge_value_renders_as_the_reference_and_as_the_app_hashed_it(edge_log):
+    rows = fast_rows()
+    reference = reference_texts()
+    by_seq = {event.seq: event for event in edge_log}
+    assert set(rows) == set(reference) == set(by_seq)
+    stood_aside = []
+    for seq, row in rows.items():
+        expected = reference[seq]
+        assert not isinstance(expected, hashing.NotCanonical), (seq, expected.column, row)
+        text = render(row)
+        if text is None:
+            stood_aside.append(seq)
+            continue
+        assert text == expected, seq
+        assert text == canonical_json(by_seq[seq]).decode(), seq
+    # The fast path renders the plain values itself: only the odd ones are left to the
+    # reference (strings with quotes or escapes in a list, lists of other values, IPv6).
+    plain = sum(1 for values in EDGES.values() for _ in values) - len(stood_aside)
+    assert plain > len(stood_aside), stood_aside
+
+
+def test_a_chain_of_edge_values_verifies(edge_log):
+    """What the app appended verifies (through the fast path, and the reference for the rest)."""
+    result = verify.verify_chain(CHAIN, without_external=True)
+    assert result.ok and result.events == len(edge_log), result
+
+
+# --- on SQLite: other spellings and types, stored by hand ---------------------------------------
+
+
+def sqlite_variants(column: str, stored) -> list:
+    """Values of other spellings and types than the app's, for a column holding `stored`."""
+    kind = hashing.KINDS[column]
+    others: list = [None, 0, 1, 1.0, -7, 2.5, b"\x00", "", " ", "null"]
+    if isinstance(stored, str):
+        others += [
+            stored.upper(),
+            stored + " ",
+            " " + stored,
+            stored + "\x00",
+            stored.encode(),
+            stored[:-1],
+            stored.replace("a", "A"),
+        ]
+    if kind == "uuid" and isinstance(stored, str):
+        others += [
+            str(uuid.UUID(stored)),
+            stored[:31] + "g",
+            stored[:31] + "G",
+            stored[:31] + "٣",
+            "+" + stored[1:],
+            stored[:8] + " " + stored[9:],
+            stored + "00",
+        ]
+    if kind == "time" and isinstance(stored, str):
+        others += [
+            stored.replace(" ", "T"),
+            stored + "+00:00",
+            stored + "Z",
+            stored[:19],
+            stored[:19] + ".000000",
+            stored[:19] + ".00000",
+            stored[:19] + ".0000001",
+            stored[:19] + ".٣٣٣٣٣٣",
+            "2026-02-30 00:00:00.000001",
+            "2026-13-01 00:00:00.000001",
+            "2026-01-01 24:00:00.000001",
+            "2026-01-01 00:60:00.000001",
+            "2026-01-01 00:00:60.000001",
+            "2026-01-01 00:00:61",
+            "2026-1-01 00:00:00.000001",
+            "0000-01-01 00:00:00.000001",
+            "2026-01-01  0:00:00.000001",
+            "+2026-01-01 00:00:00.00001",
+        ]
+    if kind == "bool":
+        others += [True, False, 2, -1, "1", "0", "true", "false", 0.0]
+    if kind == "list" and isinstance(stored, str):
+        others += [
+            "[]",
+            "[ ]",
+            '["basic","plan"]',
+            '["basic", "plan"] ',
+            '["basic",  "plan"]',
+            '["basic", "plan",]',
+            '["basic" , "plan"]',
+            '["ba\\u0073ic", "plan"]',
+            '[", "]',
+            '["a", "b", "c"]',
+            '{"a": 1}',
+            '"basic"',
+            "1",
+            '["\\u00e4"]',
+            '["\x01"]',
+            '["a\\"b"]',
+        ]
+    if kind == "ip":
+        others += ["10.0.0.8", "::1", "010.0.0.7", "10.0.0.7/32"]
+    if kind == "int":
+        others += ["7", 7.0, True]
+    return others
+
+
+def sqlite_stored(column: str, seq: int):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT +{column} FROM audit_accessevent WHERE chain = %s AND seq = %s",  # noqa: S608
+            [CHAIN, seq],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.sqlite_only  # SQLite's columns hold any type and spelling
+# (not the chain: verify reads a chain's events by its name, so an event of another spelling
+# is not read as one of it; the head row and the checkpoints then find it missing)
+@pytest.mark.parametrize("column", [name for name in HASHED_FIELDS if name != "chain"])
+def test_no_other_spelling_or_type_is_rendered_unless_the_reference_takes_it(db, settings, column):
+    settings.AUDIT_CHAINS = [CHAIN]
+    settings.AUDIT_CHECKPOINT_EVERY = 0
+    (event,) = append([new_event(categories=["basic", "plan"], created_at=TIMES[0])], chain=CHAIN)
+    stored = sqlite_stored(column, event.seq)
+    disable_triggers()
+    checked = 0
+    for value in sqlite_variants(column, stored):
+        try:
+            with transaction.atomic():
+                sql(
+                    f"UPDATE audit_accessevent SET {column} = %s WHERE chain = %s",  # noqa: S608
+                    [value, CHAIN],
+                )
+        except IntegrityError:  # NOT NULL
+            continue
+        rows = fast_rows()
+        if not rows:  # a seq out of the chain's range is not read as one of its events
+            continue
+        (row,) = rows.values()
+        (expected,) = reference_texts().values()
+        text = render(row)
+        if isinstance(expected, hashing.NotCanonical):
+            assert text is None, (column, value, text)
+        else:
+            assert text in (None, expected), (column, value, text, expected)
+        checked += 1
+    # (most spellings of seq take it out of the chain's range, or are stored as the integer)
+    assert checked >= (3 if column == "seq" else 10)
+
+
+@pytest.mark.sqlite_only
+def test_a_value_stored_as_the_app_stores_it_is_rendered_by_the_fast_path_on_sqlite(db, settings):
+    """The shortcuts are taken (a renderer that always stood aside would pass the tests above)."""
+    settings.AUDIT_CHAINS = [CHAIN]
+    settings.AUDIT_CHECKPOINT_EVERY = 0
+    append(
+        [new_event(created_at=time, categories=["basic", "plan"]) for time in TIMES], chain=CHAIN
+    )
+    calls = []
+    original = hashing.careful_text
+
+    def counting(vendor, name, raw):
+        calls.append((name, raw))
+        return original(vendor, name, raw)
+
+    hashing.careful_text = counting
+    try:
+        renderer = hashing.row_renderer.__wrapped__("sqlite", len(verify._LEAD))
+        for row in fast_rows().values():
+            assert renderer(row) is not None
+    finally:
+        hashing.careful_text = original
+    assert calls == []
+
+
+def test_lists_render_as_json_would():
+    """The list shortcut against json itself, on the spellings json.dumps and jsonb give."""
+    renderer = hashing._PLAIN_LIST.fullmatch
+    for value in LISTS:
+        for spelt in (json.dumps(value), json.dumps(value, ensure_ascii=False)):
+            if renderer(spelt):
+                fast = '["' + spelt[2:-2].replace('", "', '","') + '"]'
+                assert fast == hashing._encode(json.loads(spelt)), spelt
