@@ -514,7 +514,13 @@ class _ChainVerifier:
                             f"checkpoint at {seq} (history was rewritten)",
                         )
                     trusted = seq
-                if seq == limit and self.head is not None and stored_hash != self.head.head_hash:
+                # (at the head's seq, not at `limit`: a part of the chain checked in parallel
+                # ends before the head)
+                if (
+                    self.head is not None
+                    and seq == self.head.head_seq
+                    and stored_hash != self.head.head_hash
+                ):
                     raise _Broken(seq, f"the chain head row does not match event {seq}")
                 prev_hash, expected, last_seq = stored_hash, seq + 1, seq
                 self.last_hash = stored_hash

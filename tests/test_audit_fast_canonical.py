@@ -11,6 +11,7 @@ to other spellings and types, and the fast path must refuse every one the refere
 
 import datetime
 import json
+import os
 import uuid
 
 import pytest
@@ -19,9 +20,10 @@ from django.db import IntegrityError, connection, transaction
 from audit import hashing, verify
 from audit.chain import append, canonical_json
 from audit.models import HASHED_FIELDS, AccessEvent
-from tests.test_audit_tamper import disable_triggers, new_event, sql
+from tests.test_audit_tamper import committed_log, disable_triggers, new_event, sql
 
 CHAIN = "paijat-hame"
+__all__ = ["committed_log"]  # the fixture, as the tamper suite makes it
 VENDOR = connection.vendor
 UTC = datetime.UTC
 
@@ -337,3 +339,26 @@ def test_lists_render_as_json_would():
             if renderer(spelt):
                 fast = '["' + spelt[2:-2].replace('", "', '","') + '"]'
                 assert fast == hashing._encode(json.loads(spelt)), spelt
+
+
+# --- the parallel check really runs in parallel ---------------------------------------------
+
+
+def test_a_long_chain_is_verified_by_the_worker_processes_alone(committed_log, monkeypatch):
+    """Both parts of the chain are checked in the workers and link up: this process streams
+    nothing itself (before, the first part always failed its check against the chain head,
+    which only the last part reaches, and the whole chain was checked again in order)."""
+    streamed_here: list[int] = []
+    parent = os.getpid()
+    stream = verify._ChainVerifier.stream
+
+    def recording(self, expected, prev_hash, limit):
+        if os.getpid() == parent:
+            streamed_here.append(expected)
+        return stream(self, expected, prev_hash, limit)
+
+    monkeypatch.setattr(verify._ChainVerifier, "stream", recording)
+    result = verify.verify_chain(CHAIN)
+
+    assert result.ok and result.events == 30, result
+    assert streamed_here == []
