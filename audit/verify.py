@@ -469,6 +469,9 @@ class _ChainVerifier:
         query, render = fast_reader(connection.vendor)
         upper = limit if limit is not None else 2**62
         after = expected - 1
+        anchor_at = self.anchors.get  # (looked up once: this loop runs a million times)
+        # (the head's seq, not `limit`: a part of the chain checked in parallel ends before it)
+        head_seq, head_hash = (self.head.head_seq, self.head.head_hash) if self.head else (0, "")
         while True:
             # (seq, prev_hash, hash, the raw hashed columns): rendered here to the canonical
             # JSON and hashed. A row not rendered so, or not matching, is read again raw and
@@ -498,7 +501,7 @@ class _ChainVerifier:
                         f"event {seq - 1} is not the event that event {seq} was appended after "
                         "(it was changed, inserted or replaced)",
                     )
-                anchor = self.anchors.get(seq)
+                anchor = anchor_at(seq)
                 if anchor is not None:
                     if anchor != stored_hash:
                         following = AccessEvent.objects.filter(chain=self.name, seq=seq + 1)
@@ -514,13 +517,7 @@ class _ChainVerifier:
                             f"checkpoint at {seq} (history was rewritten)",
                         )
                     trusted = seq
-                # (at the head's seq, not at `limit`: a part of the chain checked in parallel
-                # ends before the head)
-                if (
-                    self.head is not None
-                    and seq == self.head.head_seq
-                    and stored_hash != self.head.head_hash
-                ):
+                if seq == head_seq and stored_hash != head_hash:
                     raise _Broken(seq, f"the chain head row does not match event {seq}")
                 prev_hash, expected, last_seq = stored_hash, seq + 1, seq
                 self.last_hash = stored_hash

@@ -287,21 +287,33 @@ def main() -> None:
     connection.close()
 
     samples: list[float] = []
+    server_cpu: dict[int, float] = {}  # PostgreSQL backend pid -> its CPU seconds, last seen
     stop = threading.Event()
+    database_name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
 
     def sample() -> None:
         while not stop.is_set():
             samples.append(rss_mib())
+            if args.database == "postgresql":
+                for pid in backends(database_name):
+                    server_cpu[pid] = max(server_cpu.get(pid, 0.0), process_cpu(pid))
             stop.wait(0.2)
 
+    load_before = os.getloadavg()
     before = rss_mib()
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    cpu_self = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = verify.verify_chain(CHAIN)
     elapsed = time.perf_counter() - started
     stop.set()
     sampler.join()
+    verifier_cpu = cpu_seconds(resource.getrusage(resource.RUSAGE_SELF)) - cpu_seconds(cpu_self)
+    verifier_cpu += cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN)) - cpu_seconds(
+        cpu_children
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     assert result.ok, result
@@ -317,7 +329,46 @@ def main() -> None:
         f"{max(samples[-third:], default=before):.0f} MiB; peak RSS {peak:.0f} MiB "
         f"(worker processes' peak {children:.0f} MiB)"
     )
-    print(f"load average: {os.getloadavg()}")
+    # What the run cost in CPU, whatever else the machine was running: the verifier's own
+    # processes exactly, PostgreSQL's backends as last sampled (a little under).
+    per_event = verifier_cpu / result.events * 1e6
+    server = sum(server_cpu.values()) / result.events * 1e6
+    cores = os.cpu_count() or 1
+    print(
+        f"{args.database}: CPU per event: verifier {per_event:.2f} us"
+        + (f", PostgreSQL backends {server:.2f} us" if args.database == "postgresql" else "")
+        + f"; {cores} cores given to it alone: about "
+        f"{cores / (per_event + server) * 1e6:,.0f} events/s"
+    )
+    print(f"load average: before {load_before}, after {os.getloadavg()}")
+
+
+def cpu_seconds(usage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int) -> float:
+    """User and system CPU seconds of a process of this machine (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backends(database: str) -> list[int]:
+    """The PostgreSQL backends connected to the benchmark's database (from another
+    connection, so that the sampling itself is not counted)."""
+    import psycopg
+
+    base = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database],
+        ).fetchall()
+    return [pid for (pid,) in rows]
 
 
 if __name__ == "__main__":
