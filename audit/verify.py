@@ -40,8 +40,7 @@ import datetime
 import json
 import multiprocessing
 import os
-import re
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
@@ -53,11 +52,19 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from audit import history, signing
-from audit.hashing import canonical_values
+from audit.hashing import (
+    EVENT_FIELDS,
+    KINDS,
+    PG_TYPES,
+    READ_SQL,
+    NotCanonical,
+    canonical_value,
+    canonical_values,
+    read_columns,
+    row_renderer,
+)
 from audit.models import (
     GENESIS_HASH,
-    HASHED_FIELDS,
-    OPTIONAL_HASHED_FIELDS,
     AccessEvent,
     Chain,
     ChangeDigest,
@@ -75,7 +82,6 @@ BATCH_SIZE = 10000
 WORKERS = 2
 PARALLEL_MIN = 200_000
 # Every hashed column (the optional ones count only when not empty: audit.hashing).
-EVENT_FIELDS = [*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS]
 RAW_FIELDS = [*EVENT_FIELDS, "prev_hash", "hash"]
 # How far a checkpoint's time may lie ahead of the verifier's clock (clock skew between hosts).
 FUTURE_SKEW = datetime.timedelta(minutes=5)
@@ -89,128 +95,63 @@ def purge_purpose(cut: int) -> str:
     return f"retention purge up to sequence {cut}"
 
 
-# --- The database renders each event's canonical JSON (audit.chain.canonical_json) ---------------
-# Reading four strings a row instead of twenty converted fields makes verification several times
-# faster. The rendering is exact for values stored in their canonical form, and renders any
-# other spelling as '!' (never valid JSON, so never the hash); a value it renders differently
-# (say, a JSON list whose items hold '", "') only sends that row down the exact Python path,
-# which reads the raw values and names the column stored in a non-canonical form.
+# --- The fast path: raw values, rendered by the code generated from audit.hashing ---------------
+# Each batch is read as raw column values (no model instances, no Django conversions) and every
+# row rendered to its canonical JSON text by `audit.hashing.row_renderer`, then hashed with
+# hashlib. A row the renderer cannot vouch for (None), or whose hash does not match, is judged
+# again by the reference (`canonical_value` over the raw values read for it), which names the
+# column stored in a non-canonical form: the fast path can cost time, never a wrong verdict.
+
+_LEAD = ["seq", "prev_hash", "hash"]  # then the hashed columns, in the order of EVENT_FIELDS
 
 
-def _pg_string(column: str) -> str:
-    return f"COALESCE(pg_catalog.to_json({column})::text, 'null')"
-
-
-def _pg_uuid(column: str) -> str:
-    return f"COALESCE('\"' || {column}::text || '\"', 'null')"
-
-
-def _pg_list(column: str) -> str:  # jsonb prints '["a", "b"]'; canonical is '["a","b"]'
-    return f"pg_catalog.replace({column}::text, '\", \"', '\",\"')"
-
-
-def _sqlite_string(column: str) -> str:
-    return (
-        f"CASE WHEN {column} IS NULL THEN 'null' WHEN typeof({column}) = 'text' "
-        f"THEN json_quote({column}) ELSE '!' END"
-    )
-
-
-def _sqlite_uuid(column: str) -> str:
-    # Stored as 32 lower-case hex digits. Only the spellings that would render as the same text
-    # (upper case, anything after the 32 digits) need refusing here: any other change renders
-    # differently and misses the hash; the exact path checks the digits too.
-    parts = " || '-' || ".join(
-        f"substr({column}, {start}, {length})"
-        for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
-    )
-    return (
-        f"CASE WHEN {column} IS NULL THEN 'null' WHEN typeof({column}) = 'text' "
-        f"AND length({column}) = 32 AND lower({column}) = {column} "
-        f"THEN '\"' || {parts} || '\"' ELSE '!' END"
-    )
-
-
-def _sqlite_list(column: str) -> str:  # stored by json.dumps: '["a", "b"]'
-    return (
-        f"CASE WHEN typeof({column}) = 'text' "
-        f"THEN replace({column}, '\", \"', '\",\"') ELSE '!' END"
-    )
-
-
-_D = "[0-9]"
-_SQLITE_SECONDS = f"{_D * 4}-{_D * 2}-{_D * 2} {_D * 2}:{_D * 2}:{_D * 2}"
-_SQLITE_TIME = (  # as Django stores it: "YYYY-MM-DD HH:MM:SS[.ffffff]", no zero fraction
-    "CASE WHEN typeof(created_at) = 'text' AND length(created_at) = 26 "
-    f"AND created_at GLOB '{_SQLITE_SECONDS}.{_D * 6}' AND substr(created_at, 21) != '000000' "
-    "THEN '\"' || replace(created_at, ' ', 'T') || '+00:00\"' "
-    "WHEN typeof(created_at) = 'text' AND length(created_at) = 19 "
-    f"AND created_at GLOB '{_SQLITE_SECONDS}' "
-    "THEN '\"' || replace(created_at, ' ', 'T') || '.000000+00:00\"' ELSE '!' END"
-)
-
-_UUIDS = {"id", "user_id", "organisation_id", "case_id", "family_id", "controller_id"}
-_LISTS = {"categories", "disclosed_from", "consents", "legal_bases"}
-
-
-def _rendered(vendor: str, name: str) -> str:
-    postgres = vendor == "postgresql"
-    if name == "seq":
-        return (
-            "CAST(seq AS TEXT)"
-            if postgres
-            else ("CASE WHEN typeof(seq) = 'integer' THEN CAST(seq AS TEXT) ELSE '!' END")
-        )
-    if name == "emergency":  # anything but a plain true or false goes the exact way
-        if postgres:
-            return "CASE WHEN emergency THEN 'true' WHEN NOT emergency THEN 'false' END"
-        return (
-            "CASE WHEN typeof(emergency) != 'integer' THEN '!' WHEN emergency = 1 THEN 'true' "
-            "WHEN emergency = 0 THEN 'false' END"
-        )
-    if name == "created_at":
-        if postgres:
-            return (
-                "'\"' || pg_catalog.to_char(created_at AT TIME ZONE 'UTC', "
-                "'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00\"'"
-            )
-        return _SQLITE_TIME
-    if name in _UUIDS:
-        return _pg_uuid(name) if postgres else _sqlite_uuid(name)
-    if name in _LISTS:
-        return _pg_list(name) if postgres else _sqlite_list(name)
-    if name == "client_address" and postgres:  # as inet's output: no "/32" (unlike ::text)
-        return _pg_string("pg_catalog.abbrev(client_address)")
-    return _pg_string(name) if postgres else _sqlite_string(name)
-
-
-def _batch_query(vendor: str) -> str:
-    """(seq, prev_hash, hash, canonical JSON) of the next events of a chain, in order; other
-    databases get NULL for the JSON, which sends every row down the Python path."""
-    if vendor in ("postgresql", "sqlite"):
-        pieces = []
-        for i, name in enumerate(sorted(EVENT_FIELDS)):
-            piece = f"'{'{' if i == 0 else ','}\"{name}\":' || {_rendered(vendor, name)}"
-            if name in OPTIONAL_HASHED_FIELDS:  # left out of the hash when empty
-                empty = f"{name} = '[]'::jsonb" if vendor == "postgresql" else f"{name} = '[]'"
-                piece = f"(CASE WHEN {empty} THEN '' ELSE {piece} END)"
-            pieces.append(piece)
-        canonical = " || ".join(pieces) + " || '}'"
-    else:
-        canonical = "NULL"
+def _fast_query(vendor: str) -> str:
+    """(seq, prev_hash, hash, the raw hashed columns) of the next events of a chain, in order."""
     table = AccessEvent._meta.db_table
-    # Only fixed column names and the model's own table name go into the text.
+    hashed = read_columns(vendor) if vendor in READ_SQL else EVENT_FIELDS
+    columns = ", ".join([*_LEAD, *hashed])
+    # Only fixed column names, the model's own table name and fixed SQL go into the text.
     return (
-        f"SELECT seq, prev_hash, hash, {canonical} FROM {table} "  # noqa: S608
+        f"SELECT {columns} FROM {table} "  # noqa: S608
         "WHERE chain = %s AND seq > %s AND seq <= %s ORDER BY seq LIMIT %s"
     )
 
 
+def _no_render(row: tuple) -> None:
+    return None
+
+
+def pg_types_problem() -> str | None:
+    """On PostgreSQL, a hashed column whose type is not the one the fast path reads (it then
+    stands aside and the reference judges every row)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, pg_catalog.format_type(atttypid, atttypmod) "
+            "FROM pg_catalog.pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            [AccessEvent._meta.db_table],
+        )
+        types = {name: kind.split("(")[0] for name, kind in cursor.fetchall()}
+    for name in EVENT_FIELDS:
+        if types.get(name) not in PG_TYPES[KINDS[name]]:
+            return f"column {name} is of type {types.get(name)}"
+    return None
+
+
+def fast_reader(vendor: str) -> tuple[str, Callable[[tuple], str | None]]:
+    """The fast query and the renderer of its rows (on another database, or on PostgreSQL with
+    columns of other types, every row goes the exact way)."""
+    if vendor not in READ_SQL or (vendor == "postgresql" and pg_types_problem()):
+        return _fast_query(vendor), _no_render
+    return _fast_query(vendor), row_renderer(vendor, len(_LEAD))
+
+
 def _raw_column(vendor: str, name: str) -> str:
     # SQLite's driver converts columns declared datetime or bool (Django registers converters):
-    # read as text, so that the stored spelling is what is judged.
-    if vendor == "sqlite" and name in ("created_at", "emergency"):
-        return f"({name} || '')"
+    # the unary + reads the value as stored, with its type, so that the stored spelling is what
+    # is judged.
+    if vendor == "sqlite":
+        return f"+{name}"
     return name
 
 
@@ -224,69 +165,6 @@ def _raw_query() -> str:
 
 
 # --- The exact path: canonical values from the raw stored ones ----------------------------------
-
-_UUID_HEX = re.compile(r"[0-9a-f]{32}")
-_TIME_TEXT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?")
-
-
-class NotCanonical(Exception):
-    def __init__(self, column: str, raw: Any):
-        super().__init__(column, raw)
-        self.column, self.raw = column, raw
-
-
-def canonical_value(name: str, raw: Any) -> Any:
-    """The canonical form of a raw stored value of column `name` (as the database driver
-    returns it, without Django's conversions); NotCanonical when it is stored in any other
-    spelling or type than the one the app writes."""
-    if raw is None:
-        if name in {"id", "chain", "seq", "created_at", "emergency", *_LISTS}:
-            raise NotCanonical(name, raw)
-        if name not in _UUIDS and name != "client_address":
-            raise NotCanonical(name, raw)
-        return None
-    if name in _UUIDS:
-        if isinstance(raw, uuid.UUID):
-            return str(raw)
-        if isinstance(raw, str) and _UUID_HEX.fullmatch(raw):
-            return str(uuid.UUID(raw))
-        raise NotCanonical(name, raw)
-    if name == "created_at":
-        if isinstance(raw, datetime.datetime) and raw.tzinfo is not None:
-            return signing.canonical_time(raw)
-        if isinstance(raw, str) and _TIME_TEXT.fullmatch(raw):
-            try:
-                parsed = datetime.datetime.fromisoformat(raw)
-            except ValueError:
-                raise NotCanonical(name, raw) from None
-            if str(parsed) == raw:
-                return signing.canonical_time(parsed.replace(tzinfo=datetime.UTC))
-        raise NotCanonical(name, raw)
-    if name == "seq":
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            return raw
-        raise NotCanonical(name, raw)
-    if name == "emergency":
-        if isinstance(raw, bool):
-            return raw
-        if raw in ("1", "0"):  # SQLite's integer, read as text
-            return raw == "1"
-        raise NotCanonical(name, raw)
-    if name in _LISTS:
-        value = raw
-        if isinstance(raw, str):
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                raise NotCanonical(name, raw) from None
-        if isinstance(value, list):
-            return value
-        raise NotCanonical(name, raw)
-    if name == "client_address" and not isinstance(raw, str):
-        return str(raw)  # PostgreSQL's inet, as an ipaddress object
-    if isinstance(raw, str):
-        return raw
-    raise NotCanonical(name, raw)
 
 
 def raw_event_hash(prev_hash: str, values: dict) -> str:
@@ -589,26 +467,30 @@ class _ChainVerifier:
         """Check events in order; the sequence number of the last one."""
         trusted = expected - 1  # the last sequence number proven by a signed checkpoint
         last_seq = None
-        query = _batch_query(connection.vendor)
+        query, render = fast_reader(connection.vendor)
         upper = limit if limit is not None else 2**62
         after = expected - 1
+        anchor_at = self.anchors.get  # (looked up once: this loop runs a million times)
+        # (the head's seq, not `limit`: a part of the chain checked in parallel ends before it)
+        head_seq, head_hash = (self.head.head_seq, self.head.head_hash) if self.head else (0, "")
         while True:
-            # (seq, prev_hash, hash, the canonical JSON as the database renders it): plain
-            # strings, hashed here. A row that does not match so is read again raw and judged
-            # by its canonical values, so the rendering can cost time, never a wrong verdict.
+            # (seq, prev_hash, hash, the raw hashed columns): rendered here to the canonical
+            # JSON and hashed. A row not rendered so, or not matching, is read again raw and
+            # judged by the reference, which names a column stored in a non-canonical form.
             with connection.cursor() as cursor:
                 cursor.execute(query, [self.name, after, upper, BATCH_SIZE])
                 batch = cursor.fetchall()
             if not batch:
                 return last_seq
             exact = None  # the batch's raw rows, read at its first row not rendered alike
-            for seq, stored_prev, stored_hash, canonical in batch:
+            for row in batch:
+                seq, stored_prev, stored_hash = row[0], row[1], row[2]
                 if seq != expected:  # always greater: the query asks for seq > the last one
                     raise _Broken(expected, f"{_span(expected, seq - 1, 'is', 'are')} missing")
-                rendered = canonical is not None and (
-                    sha256((stored_prev + canonical).encode()).hexdigest() == stored_hash
-                )
-                if not rendered:
+                text = render(row)
+                if text is None or (
+                    sha256((stored_prev + text).encode()).hexdigest() != stored_hash
+                ):
                     if exact is None:
                         exact = _exact_rows(self.name, after, batch[-1][0])
                     self.check_exact(seq, exact[seq])
@@ -620,7 +502,7 @@ class _ChainVerifier:
                         f"event {seq - 1} is not the event that event {seq} was appended after "
                         "(it was changed, inserted or replaced)",
                     )
-                anchor = self.anchors.get(seq)
+                anchor = anchor_at(seq)
                 if anchor is not None:
                     if anchor != stored_hash:
                         following = AccessEvent.objects.filter(chain=self.name, seq=seq + 1)
@@ -636,7 +518,7 @@ class _ChainVerifier:
                             f"checkpoint at {seq} (history was rewritten)",
                         )
                     trusted = seq
-                if seq == limit and self.head is not None and stored_hash != self.head.head_hash:
+                if seq == head_seq and stored_hash != head_hash:
                     raise _Broken(seq, f"the chain head row does not match event {seq}")
                 prev_hash, expected, last_seq = stored_hash, seq + 1, seq
                 self.last_hash = stored_hash

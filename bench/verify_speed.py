@@ -8,7 +8,11 @@ the project's own canonical form and hashing, a signed checkpoint every 1 000 ev
 database and in the external copy, then times `verify.verify_chain` and prints events/s, the
 resident memory sampled while it runs (first, largest) and the process's peak RSS. A benchmark,
 not a test: the machine is shared; note its load with the figures (docs/benchmarks.md).
-PostgreSQL: database BENCH_PG (default koord_h13a) at 127.0.0.1:5432 as postgres, recreated.
+PostgreSQL: database BENCH_PG (default koord_bench_verify) at 127.0.0.1:5432 as postgres.
+
+A seeded database is kept (SQLite: `.bench/verify-<events>.sqlite3`; its external checkpoint
+copy beside it) and reused by the next run of the same size; `--reseed` makes it anew (on
+PostgreSQL the database is then dropped and created again).
 """
 
 import argparse
@@ -31,18 +35,23 @@ WORKDIR = Path(os.environ.get("BENCH_DIR", ROOT / ".bench"))
 CHAIN = "bench-verify"
 
 
-def configure(database: str) -> None:
+def configure(database: str, events: int, *, reseed: bool) -> Path:
+    """Point the settings at the benchmark's database; the external checkpoint folder."""
     WORKDIR.mkdir(parents=True, exist_ok=True)
     if database == "postgresql":
-        name = os.environ.get("BENCH_PG", "koord_h13a")
+        name = os.environ.get("BENCH_PG", "koord_bench_verify")
         base = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
         os.environ["DATABASE_URL"] = f"{base}/{name}"
+        folder = WORKDIR / f"verify-checkpoints-pg-{name}"
     else:
-        path = WORKDIR / "verify.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        path = WORKDIR / f"verify-{events}.sqlite3"
+        if reseed:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
         os.environ["DATABASE_URL"] = f"sqlite:///{path}"
-    shutil.rmtree(WORKDIR / "verify-checkpoints", ignore_errors=True)
+        folder = WORKDIR / f"verify-checkpoints-{events}"
+    if reseed:
+        shutil.rmtree(folder, ignore_errors=True)
     os.environ.update(
         {
             "DEBUG": "false",
@@ -52,22 +61,42 @@ def configure(database: str) -> None:
             "BLIND_INDEX_KEY": "benchmark-only",
             "AUDIT_SIGNING_KEY": "55" * 32,
             "CONSENT_SIGNING_KEY": "66" * 32,
-            "AUDIT_CHECKPOINT_DIR": str(WORKDIR / "verify-checkpoints"),
+            "AUDIT_CHECKPOINT_DIR": str(folder),
             "AUDIT_CHAINS": CHAIN,
             "DJANGO_SETTINGS_MODULE": "koordinointi.settings",
             "LOG_LEVEL": "ERROR",
         }
     )
+    return folder
 
 
-def recreate_postgres_database() -> None:
+def recreate_postgres_database(*, reseed: bool) -> None:
+    """Create the benchmark's database (drop it first when reseeding)."""
     import psycopg
 
     url = os.environ["DATABASE_URL"]
     base, name = url.rsplit("/", 1)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        if reseed:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def seeded(events: int, folder: Path) -> bool:
+    """Whether the database already holds the benchmark's chain of `events` events (and its
+    external copy): a run after the first reuses it."""
+    from audit.models import AccessEvent, Chain
+
+    head = Chain.objects.filter(name=CHAIN).first()
+    if head is None:
+        return False
+    if head.head_seq != events or AccessEvent.objects.filter(chain=CHAIN).count() != events:
+        raise SystemExit(
+            f"the benchmark database holds another chain ({head.head_seq} events): --reseed"
+        )
+    return (folder / f"{CHAIN}.jsonl").is_file()
 
 
 def rss_mib() -> float:
@@ -230,10 +259,12 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--every", type=int, default=1000, help="checkpoint every N events")
     parser.add_argument("--workers", type=int, default=None, help="verify processes (default 2)")
+    parser.add_argument("--reseed", action="store_true", help="seed anew (else reuse)")
+    parser.add_argument("--seed-only", action="store_true", help="seed, do not verify")
     args = parser.parse_args()
-    configure(args.database)
+    folder = configure(args.database, args.events, reseed=args.reseed)
     if args.database == "postgresql":
-        recreate_postgres_database()
+        recreate_postgres_database(reseed=args.reseed)
 
     import django
 
@@ -246,26 +277,43 @@ def main() -> None:
     if args.workers is not None:
         verify.WORKERS = args.workers
     call_command("migrate", verbosity=0)
-    seconds = seed(args.events, args.every)
-    print(f"{args.database}: seeded {args.events} events in {seconds:.1f} s", flush=True)
+    if seeded(args.events, folder):
+        print(f"{args.database}: reusing the {args.events} events seeded before", flush=True)
+    else:
+        seconds = seed(args.events, args.every)
+        print(f"{args.database}: seeded {args.events} events in {seconds:.1f} s", flush=True)
+    if args.seed_only:
+        return
     connection.close()
 
     samples: list[float] = []
+    server_cpu: dict[int, float] = {}  # PostgreSQL backend pid -> its CPU seconds, last seen
     stop = threading.Event()
+    database_name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
 
     def sample() -> None:
         while not stop.is_set():
             samples.append(rss_mib())
+            if args.database == "postgresql":
+                for pid in backends(database_name):
+                    server_cpu[pid] = max(server_cpu.get(pid, 0.0), process_cpu(pid))
             stop.wait(0.2)
 
+    load_before = os.getloadavg()
     before = rss_mib()
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    cpu_self = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = verify.verify_chain(CHAIN)
     elapsed = time.perf_counter() - started
     stop.set()
     sampler.join()
+    verifier_cpu = cpu_seconds(resource.getrusage(resource.RUSAGE_SELF)) - cpu_seconds(cpu_self)
+    verifier_cpu += cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN)) - cpu_seconds(
+        cpu_children
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     assert result.ok, result
@@ -281,7 +329,46 @@ def main() -> None:
         f"{max(samples[-third:], default=before):.0f} MiB; peak RSS {peak:.0f} MiB "
         f"(worker processes' peak {children:.0f} MiB)"
     )
-    print(f"load average: {os.getloadavg()}")
+    # What the run cost in CPU, whatever else the machine was running: the verifier's own
+    # processes exactly, PostgreSQL's backends as last sampled (a little under).
+    per_event = verifier_cpu / result.events * 1e6
+    server = sum(server_cpu.values()) / result.events * 1e6
+    cores = os.cpu_count() or 1
+    print(
+        f"{args.database}: CPU per event: verifier {per_event:.2f} us"
+        + (f", PostgreSQL backends {server:.2f} us" if args.database == "postgresql" else "")
+        + f"; {cores} cores given to it alone: about "
+        f"{cores / (per_event + server) * 1e6:,.0f} events/s"
+    )
+    print(f"load average: before {load_before}, after {os.getloadavg()}")
+
+
+def cpu_seconds(usage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int) -> float:
+    """User and system CPU seconds of a process of this machine (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backends(database: str) -> list[int]:
+    """The PostgreSQL backends connected to the benchmark's database (from another
+    connection, so that the sampling itself is not counted)."""
+    import psycopg
+
+    base = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database],
+        ).fetchall()
+    return [pid for (pid,) in rows]
 
 
 if __name__ == "__main__":

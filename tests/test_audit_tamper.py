@@ -213,6 +213,31 @@ def test_every_column_of_an_event_changed_is_caught_at_that_event(log, column):
     assert "broken at sequence 7" in verify_audit_fails()
 
 
+@pytest.mark.parametrize(
+    "changed",
+    [[], ["b"], ["a"], ["b", "a"], ["a", "b", "c"]],
+    ids=["emptied", "replaced", "one-removed", "reordered", "one-added"],
+)
+def test_a_changed_legal_basis_is_caught_at_that_event(db, settings, outside, changed):
+    """legal_bases is hashed when not empty (audit.models.OPTIONAL_HASHED_FIELDS): emptying,
+    replacing, shortening, reordering or extending the bases of a disclosure is caught."""
+    settings.AUDIT_CHECKPOINT_EVERY = 5
+    settings.AUDIT_CHAINS = [CHAIN]
+    ids = {name: str(uuid.uuid4()) for name in "abc"}
+    with outside():
+        append_events(6)
+        append([new_event(legal_bases=[ids["a"], ids["b"]])], chain=CHAIN)
+        append_events(5)
+    assert verify_chain(CHAIN).ok
+    disable_triggers()
+    sql(
+        "UPDATE audit_accessevent SET legal_bases = %s WHERE chain = %s AND seq = 7",
+        [json.dumps([ids[name] for name in changed]), CHAIN],
+    )
+
+    caught(verify_chain(CHAIN), 7, "event 7")
+
+
 SQLITE_SPELLINGS = {
     "a re-cased family id": ("family_id", lambda v: v.upper()),
     "a suffixed family id": ("family_id", lambda v: v + "00"),
