@@ -88,6 +88,7 @@ CASE_BOUND = frozenset(
         "queued_case",
         "conversation",  # messages (issue 17)
         "legal_basis",
+        "booking",  # a booking belongs to its case (issue 17)
     }
 )
 ANNAS_OWN_NOTE = "Virtanen health note by anna"  # the clinic recorded it: hers without consent
