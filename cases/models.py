@@ -85,6 +85,9 @@ class Organisation(models.Model):
     )
     phone = models.CharField(_("phone"), max_length=50, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
+    # The public guide and HSDS 3.0 `organization` (issue 17).
+    url = models.URLField(_("web site"), blank=True)
+    description = models.TextField(_("description"), blank=True)
     note_category = models.CharField(
         _("note category"),
         max_length=30,
@@ -206,8 +209,23 @@ class Service(models.Model):
     max_age = models.PositiveSmallIntegerField(_("maximum age"), default=17)
     municipalities = models.ManyToManyField(Municipality, related_name="services", blank=True)
     contact = models.CharField(_("contact"), max_length=300, blank=True)
+    # Low threshold: open to anyone, no referral needed (the guide's "no referral needed").
     low_threshold = models.BooleanField(_("low threshold"), default=False)
+    # In the public catalogue at all; HSDS `status` "inactive" when false.
     is_active = models.BooleanField(_("active"), default=True)
+    # The public guide and HSDS 3.0 `service` (issue 17).
+    url = models.URLField(_("web site"), blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    eligibility_description = models.TextField(_("who it is for"), blank=True)
+    application_process = models.TextField(_("how to get the service"), blank=True)
+    fees_description = models.TextField(_("fees"), blank=True)
+    # HSDS `status` "temporarily closed", with `alert` saying why and until when.
+    temporarily_closed = models.BooleanField(_("temporarily closed"), default=False)
+    alert = models.CharField(_("alert"), max_length=500, blank=True)
+    taxonomy_terms = models.ManyToManyField(
+        "TaxonomyTerm", related_name="services", blank=True, verbose_name=_("taxonomy terms")
+    )
+    updated_at = models.DateTimeField(_("last modified"), auto_now=True)
 
     class Meta:
         ordering = ["name_fi"]
@@ -700,6 +718,309 @@ class ServiceLanguage(models.Model):
 
     def __str__(self):
         return self.get_language_display()
+
+
+# --- The public service guide (issue 17): taxonomy, locations and meeting places, opening hours,
+# contacts and phones, and open activities. The catalogue's model covers Open Referral HSDS 3.0's
+# core objects: organization (Organisation), service (Service), location (Location),
+# service_at_location (ServiceAtLocation), contact (Contact), phone (Phone), schedule
+# (Schedule), language (ServiceLanguage), service_area (Service.municipalities) and
+# taxonomy_term (TaxonomyTerm). None of it is family data: it is public, and not logged. -------
+
+
+class TaxonomyTerm(models.Model):
+    """A term of the catalogue's taxonomy (HSDS `taxonomy_term`); coordinators keep it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.SlugField(_("code"), max_length=80, unique=True)
+    taxonomy = models.CharField(_("taxonomy"), max_length=100, default="koordinointi")
+    name_fi = models.CharField(_("name in Finnish"), max_length=200)
+    name_sv = models.CharField(_("name in Swedish"), max_length=200, blank=True)
+    name_en = models.CharField(_("name in English"), max_length=200, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    term_uri = models.URLField(_("term URI"), blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("taxonomy term")
+        verbose_name_plural = _("taxonomy terms")
+
+    def __str__(self):
+        return self.name_fi
+
+
+class Location(models.Model):
+    """A place where an organisation gives its services (HSDS `location`), or a meeting place of
+    the family centre (*kohtaamispaikka*) where open activities are held."""
+
+    class LocationType(models.TextChoices):
+        PHYSICAL = "physical", _("Physical")
+        POSTAL = "postal", _("Postal")
+        VIRTUAL = "virtual", _("Virtual")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="locations"
+    )
+    location_type = models.CharField(
+        _("location type"), max_length=10, choices=LocationType.choices, default="physical"
+    )
+    is_meeting_place = models.BooleanField(_("meeting place of the family centre"), default=False)
+    name_fi = models.CharField(_("name in Finnish"), max_length=200)
+    name_sv = models.CharField(_("name in Swedish"), max_length=200, blank=True)
+    name_en = models.CharField(_("name in English"), max_length=200, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    transportation = models.TextField(_("how to get there"), blank=True)
+    accessibility = models.TextField(_("accessibility"), blank=True)
+    url = models.URLField(_("web site"), blank=True)
+    # The address (HSDS `address`, one physical address per location here).
+    address = models.CharField(_("street address"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=10, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.PROTECT, null=True, blank=True, related_name="locations"
+    )
+    latitude = models.DecimalField(
+        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("last modified"), auto_now=True)
+
+    class Meta:
+        ordering = ["name_fi"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90),
+                name="location_latitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
+                name="location_longitude_range",
+            ),
+        ]
+        verbose_name = _("location")
+        verbose_name_plural = _("locations")
+
+    def __str__(self):
+        return self.name_fi
+
+
+class ServiceAtLocation(models.Model):
+    """A service given at a location (HSDS `service_at_location`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="at_locations")
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="services_here")
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["service", "location"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "location"], name="unique_service_at_location"
+            )
+        ]
+        verbose_name = _("service at a location")
+        verbose_name_plural = _("services at locations")
+
+    def __str__(self):
+        return f"{self.service_id} @ {self.location_id}"
+
+
+def _exactly_one(*fields: str) -> Q:
+    """A check that exactly one of the nullable foreign keys `fields` is set."""
+    condition = Q()
+    for field in fields:
+        others = [Q(**{f"{other}__isnull": True}) for other in fields if other != field]
+        one = Q(**{f"{field}__isnull": False})
+        for other in others:
+            one &= other
+        condition |= one
+    return condition
+
+
+class Schedule(models.Model):
+    """Opening hours (HSDS `schedule`, an RFC 5545 weekly rule): of a service, a location, or a
+    service at one location. One row per pattern, e.g. Monday to Thursday 8-16."""
+
+    class Frequency(models.TextChoices):
+        WEEKLY = "WEEKLY", _("Weekly")
+        MONTHLY = "MONTHLY", _("Monthly")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, null=True, blank=True, related_name="schedules"
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.CASCADE, null=True, blank=True, related_name="schedules"
+    )
+    service_at_location = models.ForeignKey(
+        ServiceAtLocation,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="schedules",
+    )
+    freq = models.CharField(
+        _("frequency"), max_length=10, choices=Frequency.choices, default="WEEKLY"
+    )
+    # RFC 5545 BYDAY: two-letter days separated by commas ("MO,TU,WE").
+    byday = models.CharField(_("days"), max_length=30, blank=True)
+    opens_at = models.TimeField(_("opens at"), null=True, blank=True)
+    closes_at = models.TimeField(_("closes at"), null=True, blank=True)
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["opens_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_exactly_one("service", "location", "service_at_location"),
+                name="schedule_has_one_owner",
+            ),
+            models.CheckConstraint(
+                condition=Q(opens_at__isnull=True)
+                | Q(closes_at__isnull=True)
+                | Q(opens_at__lt=models.F("closes_at")),
+                name="schedule_opens_before_it_closes",
+            ),
+        ]
+        verbose_name = _("opening hours")
+        verbose_name_plural = _("opening hours")
+
+    def __str__(self):
+        return f"{self.byday} {self.opens_at}-{self.closes_at}"
+
+
+class Contact(models.Model):
+    """A named contact of an organisation, a service or a location (HSDS `contact`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="contacts"
+    )
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, null=True, blank=True, related_name="contacts"
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.CASCADE, null=True, blank=True, related_name="contacts"
+    )
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    department = models.CharField(_("department"), max_length=200, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_exactly_one("organisation", "service", "location"),
+                name="contact_has_one_owner",
+            )
+        ]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+
+    def __str__(self):
+        return self.name or self.title
+
+
+class Phone(models.Model):
+    """A telephone number (HSDS `phone`) of an organisation, a service, a location or a contact."""
+
+    class Type(models.TextChoices):
+        VOICE = "voice", _("Voice")
+        TEXT = "text", _("Text message")
+        CELL = "cell", _("Mobile")
+        VIDEO = "video", _("Video call")
+        FAX = "fax", _("Fax")
+        TEXTPHONE = "textphone", _("Textphone")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="phones"
+    )
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, null=True, blank=True, related_name="phones"
+    )
+    location = models.ForeignKey(
+        Location, on_delete=models.CASCADE, null=True, blank=True, related_name="phones"
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="phones"
+    )
+    number = models.CharField(_("number"), max_length=50)
+    extension = models.CharField(_("extension"), max_length=20, blank=True)
+    type = models.CharField(_("type"), max_length=10, choices=Type.choices, default="voice")
+    description = models.CharField(_("description"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_exactly_one("organisation", "service", "location", "contact"),
+                name="phone_has_one_owner",
+            )
+        ]
+        verbose_name = _("phone")
+        verbose_name_plural = _("phones")
+
+    def __str__(self):
+        return self.number
+
+
+class Activity(models.Model):
+    """An open activity of the family centre at a place and time, for an age group: a peer
+    group, an open early-childhood session, a family café. Public; anyone may come."""
+
+    class Kind(models.TextChoices):
+        PEER_GROUP = "peer_group", _("Peer group")
+        OPEN_EARLY_CHILDHOOD = "open_early_childhood", _("Open early childhood education")
+        FAMILY_CAFE = "family_cafe", _("Family café")
+        OTHER = "other", _("Other activity")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="activities"
+    )
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="activities")
+    service = models.ForeignKey(
+        Service, on_delete=models.SET_NULL, null=True, blank=True, related_name="activities"
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
+    name_fi = models.CharField(_("name in Finnish"), max_length=200)
+    name_sv = models.CharField(_("name in Swedish"), max_length=200, blank=True)
+    name_en = models.CharField(_("name in English"), max_length=200, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    min_age = models.PositiveSmallIntegerField(_("minimum age"), default=0)
+    max_age = models.PositiveSmallIntegerField(_("maximum age"), default=17)
+    is_cancelled = models.BooleanField(_("cancelled"), default=False)
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=models.F("ends_at")), name="activity_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_age__lte=models.F("max_age")), name="activity_age_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["starts_at", "location"])]
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+
+    def __str__(self):
+        return self.name_fi
 
 
 class PlanAction(models.Model):
