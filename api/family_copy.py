@@ -150,6 +150,30 @@ class _LegalBasis(serializers.Serializer):
     in_force = serializers.BooleanField()
 
 
+class _ThreadMember(serializers.Serializer):
+    name = serializers.CharField()
+    organisation = serializers.CharField()
+
+
+class _Message(serializers.Serializer):
+    id = serializers.UUIDField()
+    from_family = serializers.BooleanField()
+    author = serializers.CharField(help_text=_("Empty for your family's own messages."))
+    text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class _Conversation(serializers.Serializer):
+    id = serializers.UUIDField()
+    subject = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    last_message_at = serializers.DateTimeField()
+    members = _ThreadMember(
+        many=True, help_text=_("The network members you chose into the thread.")
+    )
+    messages = _Message(many=True)
+
+
 class _Correction(serializers.Serializer):
     id = serializers.UUIDField()
     item_kind = serializers.CharField()
@@ -191,15 +215,18 @@ class FamilyCopySerializer(serializers.Serializer):
         many=True,
         help_text=_("Disclosures a law allows without consent (those not withheld from you)."),
     )
+    conversations = _Conversation(
+        many=True, help_text=_("Your message threads with the messages you can read in them.")
+    )
     corrections = _Correction(many=True)
     access_history = _Event(many=True)
 
 
 class FamilyCopyView(CaseScopedMixin, APIView):
     """Your family's own copy: everything the family portal shows of the case (members,
-    network, plan, notes, consents with their signed receipts, legal bases, correction
-    requests, who has seen your information). For a guardian of the family; anyone else gets
-    404. The download is recorded in the access log as an export."""
+    network, plan, notes, consents with their signed receipts, legal bases, messages,
+    correction requests, who has seen your information). For a guardian of the family; anyone
+    else gets 404. The download is recorded in the access log as an export."""
 
     audit_resource = "family-copy"
     action = "export"

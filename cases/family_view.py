@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit import selectors as audit_selectors
 from audit.models import AccessEvent
-from cases import selectors
+from cases import message_selectors, selectors
 from cases.models import (
     Case,
     CorrectionRequest,
@@ -263,6 +263,19 @@ def corrections_page(*, case: Case, access: Access) -> Page:
     )
 
 
+def messages_page(*, user, case: Case, access: Access) -> Page:
+    """Every thread of the case with the messages the family reads in it: the portal's thread
+    pages (`message_selectors.conversation_get`) all at once, with their log categories."""
+    _family(access)
+    threads = message_selectors.conversations_read(user=user, case=case, access=access)
+    categories: set = set()
+    sources: set = set()
+    for thread in threads:
+        categories |= thread.categories
+        sources |= thread.sources
+    return Page(context={"threads": threads}, categories=categories, sources=sources)
+
+
 # --- The family's own copy ----------------------------------------------------------------------
 
 
@@ -302,6 +315,7 @@ def family_copy(*, user, case: Case, access: Access) -> FamilyCopy:
         "notes": notes_page(case=case, access=access),
         "consents": consents_page(user=user, case=case, access=access),
         "corrections": corrections_page(case=case, access=access),
+        "messages": messages_page(user=user, case=case, access=access),
     }
     c = pages["case"].context
     plan = c["plan"]
@@ -451,6 +465,33 @@ def family_copy(*, user, case: Case, access: Access) -> FamilyCopy:
                 "in_force": b.is_in_force(),
             }
             for b in c["legal_bases"]
+        ],
+        "conversations": [
+            {
+                "id": str(t.conversation.pk),
+                "subject": t.conversation.subject,
+                "started_at": _time(t.conversation.created_at),
+                "last_message_at": _time(t.conversation.last_message_at),
+                "members": [
+                    {
+                        "name": _person(m.user),
+                        "organisation": m.organisation.name if m.organisation else "",
+                    }
+                    for m in t.conversation.chosen
+                ],
+                "messages": [
+                    {
+                        "id": str(m.pk),
+                        "from_family": m.from_family,
+                        # Empty for the family's own words where the page says "Your family".
+                        "author": m.author_name,
+                        "text": m.text,
+                        "created_at": _time(m.created_at),
+                    }
+                    for m in t.messages
+                ],
+            }
+            for t in pages["messages"].context["threads"]
         ],
         "corrections": [
             {

@@ -21,13 +21,23 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from audit.models import AccessEvent
-from cases import selectors, services
-from cases.models import CorrectionRequest, FamilyMember, Invitation, Note, Organisation, Plan
+from cases import messaging, selectors, services
+from cases.models import (
+    Conversation,
+    CorrectionRequest,
+    FamilyMember,
+    Invitation,
+    NetworkMember,
+    Note,
+    Organisation,
+    Plan,
+)
 from consent import legal_bases
 from consent.policy import Need
-from koordinointi.vocabulary import Category
+from koordinointi.vocabulary import MESSAGES, PROTECTED, Category
 from tests.conftest import ANNA, HANNA, OLLI, TIINA, ULLA, persona
 from tests.factories import UserFactory
 from tests.query_counts import ACCESS_LOG, REQUEST
@@ -41,6 +51,49 @@ PAGES = ("case", "network", "notes", "requests", "consents", "history", "correct
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+THREAD_MARKERS = (
+    "zzc-thread-family",
+    "zzc-msg-family",
+    "zzc-msg-worker",
+    "zzc-msg-member",
+    "zzc-thread-worker",
+    "zzc-msg-worker-start",
+)
+
+
+def _access(username, case, need=Need.VIEW):
+    return selectors.case_get(user=persona(username), case_id=case.pk, need=need)[1]
+
+
+def _threads(case, prefix="zzc"):
+    """Two threads of the case with messages from the family, its worker and a chosen member."""
+    hanna, tiina, anna = persona(HANNA), persona(TIINA), persona(ANNA)
+    anna_member = NetworkMember.objects.get(case=case, user=anna, removed_at=None)
+    thread = messaging.conversation_start(
+        actor=hanna,
+        case=case,
+        access=_access(HANNA, case, Need.FAMILY),
+        subject=f"{prefix}-thread-family",
+        text=f"{prefix}-msg-family",
+        members=[anna_member.pk],
+    )
+    for user, text in ((tiina, f"{prefix}-msg-worker"), (anna, f"{prefix}-msg-member")):
+        messaging.message_post(
+            actor=user,
+            case=case,
+            access=_access(user.username, case),
+            conversation_id=thread.conversation.pk,
+            text=text,
+        )
+    messaging.conversation_start(
+        actor=tiina,
+        case=case,
+        access=_access(TIINA, case),
+        subject=f"{prefix}-thread-worker",
+        text=f"{prefix}-msg-worker-start",
+    )
 
 
 def _world(case):
@@ -125,6 +178,9 @@ def _world(case):
             withheld_from_family=withheld,
             withheld_reason="zzc-basis-why" if withheld else "",
         )
+    # Messages (issue 17): a thread hanna starts with anna chosen into it, answered by tiina and
+    # anna, and one tiina starts with the family. The family reads every thread of its case.
+    _threads(case)
     # Another family, with a note of every kind the family would see on its own case.
     other = services.family_create(
         actor=ulla,
@@ -143,6 +199,14 @@ def _world(case):
         text="zzc-other-note",
     )
     Plan.objects.update_or_create(case=other_case, defaults={"goals": "zzc-other-plan"})
+    # A thread the family is not part of: the other family's, with its responsible worker.
+    messaging.conversation_start(
+        actor=ulla,
+        case=other_case,
+        access=ulla_access,
+        subject="zzc-other-thread",
+        text="zzc-other-message",
+    )
     seen = {
         "zzc-family-name",
         "zzc-municipality",
@@ -159,6 +223,7 @@ def _world(case):
         "zzc-correction-wrong",
         "zzc-correction-should",
         "zzc-basis-reason",
+        *THREAD_MARKERS,
         *(f"zzc-first-{i}" for i in range(family.members.count())),
         *(f"zzc-last-{i}" for i in range(family.members.count())),
         *(
@@ -177,6 +242,8 @@ def _world(case):
         "zzc-other-plan",
         "zzc-basis-withheld",
         "zzc-basis-why",
+        "zzc-other-thread",
+        "zzc-other-message",
     }
     return seen, unseen
 
@@ -194,6 +261,15 @@ def _portal_text(client, case) -> str:
             f"/portal/cases/{case.pk}/{name}/" if name != "case" else f"/portal/cases/{case.pk}/"
         )
         assert response.status_code == 200, (name, response.status_code)
+        bodies.append(html.unescape(response.content.decode()))
+    # The messages: the thread list and every thread's page.
+    pages = [f"/portal/cases/{case.pk}/conversations/"] + [
+        f"/portal/cases/{case.pk}/conversations/{pk}/"
+        for pk in Conversation.objects.filter(case=case).values_list("pk", flat=True)
+    ]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
         bodies.append(html.unescape(response.content.decode()))
     return "\n".join(bodies)
 
@@ -234,6 +310,110 @@ def test_the_copy_holds_exactly_what_the_portal_shows(demo_case):
     assert "zzc-note-noteshealth" in in_json
 
 
+# --- Messages (issue 17) ------------------------------------------------------------------------
+
+
+def _copies(client, case) -> dict:
+    """The copy's text in every format: JSON, HTML, the zip's two files, and the API's."""
+    base = f"/portal/cases/{case.pk}"
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"{base}/copy.zip").content))
+    from_api = _api_as(HANNA).get(f"/api/v1/cases/{case.pk}/family-copy/")
+    assert from_api.status_code == 200
+    return {
+        "json": client.get(f"{base}/copy.json").content.decode(),
+        "html": html.unescape(client.get(f"{base}/copy.html").content.decode()),
+        "zip json": archive.read("family-copy.json").decode(),
+        "zip html": html.unescape(archive.read("family-copy.html").decode()),
+        "api": from_api.content.decode(),
+    }
+
+
+def test_the_familys_messages_are_in_the_copy_in_every_format(demo_case):
+    _threads(demo_case)
+    client = _hanna()
+    for name, text in _copies(client, demo_case).items():
+        assert _markers(text) == set(THREAD_MARKERS), name
+    document = client.get(f"/portal/cases/{demo_case.pk}/copy.json").json()
+    by_subject = {t["subject"]: t for t in document["conversations"]}
+    family = by_subject["zzc-thread-family"]
+    assert [m["text"] for m in family["messages"]] == [
+        "zzc-msg-family",
+        "zzc-msg-worker",
+        "zzc-msg-member",
+    ]
+    # As the thread page shows them: the family's own words as the family's, the workers named.
+    assert [m["from_family"] for m in family["messages"]] == [True, False, False]
+    assert family["messages"][1]["author"] == persona(TIINA).get_full_name()
+    assert [m["name"] for m in family["members"]] == [persona(ANNA).get_full_name()]
+    assert by_subject["zzc-thread-worker"]["members"] == []
+
+
+def test_a_thread_the_family_is_not_part_of_is_not_in_its_copy(demo_case):
+    seen, unseen = _world(demo_case)
+    assert {"zzc-other-thread", "zzc-other-message"} <= unseen
+    for name, text in _copies(_hanna(), demo_case).items():
+        assert not _markers(text) & unseen, name
+        assert set(THREAD_MARKERS) <= _markers(text), name
+
+
+def test_the_copy_logs_its_messages_as_the_thread_pages_do(demo_case):
+    _threads(demo_case)
+    client = _hanna()
+    _portal_text(client, demo_case)
+    pages = AccessEvent.objects.filter(
+        username=HANNA, case_id=demo_case.pk, resource="conversations"
+    )
+    logged = set().union(*(set(e.categories) for e in pages))
+    assert MESSAGES in logged and Category.BASIC in logged  # hanna's own name on her message
+    client.get(f"/portal/cases/{demo_case.pk}/copy.json")
+    copy = AccessEvent.objects.get(resource="family-copy", case_id=demo_case.pk)
+    assert logged <= set(copy.categories)
+
+
+def test_under_non_disclosure_what_the_portal_hides_the_copy_hides(demo_case):
+    _threads(demo_case)
+    tiina = persona(TIINA)
+    guardian = demo_case.family.members.get(role=FamilyMember.Role.GUARDIAN)
+    anna = NetworkMember.objects.get(case=demo_case, user__username=ANNA, removed_at=None)
+    services.non_disclosure_mark(
+        actor=tiina,
+        case=demo_case,
+        access=_access(TIINA, demo_case),
+        member=guardian,
+        readers=[anna],
+    )
+    thread = Conversation.objects.get(case=demo_case, subject="zzc-thread-family")
+    for text, protected in (("zzc-secret-address", True), ("zzc-open-answer", False)):
+        messaging.message_post(
+            actor=tiina,
+            case=demo_case,
+            access=_access(TIINA, demo_case),
+            conversation_id=thread.pk,
+            text=text,
+            protected=protected,
+        )
+    client = _hanna()
+    portal = _markers(_portal_text(client, demo_case))
+    assert "zzc-open-answer" in portal and "zzc-secret-address" not in portal
+    for name, text in _copies(client, demo_case).items():
+        found = _markers(text)
+        assert "zzc-open-answer" in found and "zzc-secret-address" not in found, name
+        assert found & set(THREAD_MARKERS) == portal & set(THREAD_MARKERS), name
+    # Nor does the log say the family saw protected text, in the copy or on the pages.
+    events = AccessEvent.objects.filter(username=HANNA, case_id=demo_case.pk)
+    assert events.filter(resource="family-copy").exists()
+    assert not any(PROTECTED in e.categories for e in events)
+    # The responsible worker does read it (the test can fail: the text is there).
+    body = _api_as(TIINA).get(f"/api/v1/cases/{demo_case.pk}/conversations/{thread.pk}/")
+    assert "zzc-secret-address" in body.content.decode()
+
+
+def _api_as(username) -> APIClient:
+    api = APIClient()
+    api.force_authenticate(persona(username))
+    return api
+
+
 def test_the_copy_is_structured_and_names_what_the_family_has(demo_case):
     _world(demo_case)
     document = _hanna().get(f"/portal/cases/{demo_case.pk}/copy.json").json()
@@ -263,7 +443,7 @@ def test_the_download_is_access_logged_as_an_export_of_what_it_holds(demo_case):
     for event in events:
         assert event.action == AccessEvent.Action.EXPORT
         assert event.username == HANNA and event.role == AccessEvent.Role.GUARDIAN
-        assert set(event.categories) == categories | {Category.BASIC, Category.PLAN}
+        assert set(event.categories) == categories | {Category.BASIC, Category.PLAN, MESSAGES}
 
 
 def test_the_api_copy_is_the_portal_copy_for_a_guardian(api, demo_case):
@@ -327,12 +507,15 @@ def test_the_copy_has_a_constant_number_of_queries(api, demo_case):
     # members, 11 the legal bases (issue 16); the network page: 12 members, 13 invitations;
     # the notes page: 14 notes; the consents: 15 consents, 16 recipients, 17 events, 18 their
     # grantors; the corrections page: 19 requests, 20-23 the items it names (members, plan,
-    # actions, notes); the history: 24 events, 25 readers, 26 their organisations, 27 their
-    # titles.
-    assert queries() == 27 + REQUEST + ACCESS_LOG
+    # actions, notes); the messages (issue 17: 27 before them, 4 more, however many threads and
+    # messages): 24 the threads with their unread counts, 25 their chosen members, 26 the
+    # messages of them all, 27 the family's guardians (who wrote as the family); the history: 28
+    # events, 29 readers, 30 their organisations, 31 their titles.
+    assert queries() == 31 + REQUEST + ACCESS_LOG
     for i in range(5):
         services.network_add_informal(actor=tiina, case=demo_case, name=f"Lähellä {i}")
         services.plan_action_create(actor=tiina, case=demo_case, title=f"Toimi {i}")
         api.as_user(persona(ANNA)).get(f"/api/v1/cases/{demo_case.pk}/")
+        _threads(demo_case, prefix=f"more{i}")
     client = api.as_user(persona(HANNA))
-    assert queries() == 27 + REQUEST + ACCESS_LOG
+    assert queries() == 31 + REQUEST + ACCESS_LOG
