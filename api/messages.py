@@ -126,7 +126,6 @@ class ConversationViewSet(
 
     serializer_class = ConversationSerializer
     lookup_value_regex = UUID_REGEX
-    pagination_class = None
     audit_resource = "conversations"
     _shown: message_selectors.Threads | message_selectors.Thread | None = None
 
@@ -140,13 +139,19 @@ class ConversationViewSet(
 
     @extend_schema(responses=ConversationSerializer(many=True))
     def list(self, request, case_pk=None):
-        """The threads of the case that you are in, newest first, with their unread counts."""
+        """The threads of the case that you are in, newest first, with their unread counts;
+        paginated like the other lists (`page`, `page_size`)."""
         case, access = self.case_and_access()
         threads = message_selectors.conversation_list(
-            user=cast(User, request.user), case=case, access=access
+            user=cast(User, request.user),
+            case=case,
+            access=access,
+            paginate=lambda queryset: self.paginate_queryset(queryset) or [],
         )
         self._shown = threads
-        return Response(ConversationSerializer(threads.conversations, many=True).data)
+        return self.get_paginated_response(
+            ConversationSerializer(threads.conversations, many=True).data
+        )
 
     @extend_schema(responses=ConversationDetailSerializer)
     def retrieve(self, request, case_pk=None, pk=None):

@@ -4,7 +4,9 @@ it shows, the data categories that its access-log entry names, so that a respons
 come from one object."""
 
 import datetime
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery, Value
@@ -35,6 +37,8 @@ class Threads:
     conversations: list
     categories: set = field(default_factory=set)
     sources: set = field(default_factory=set)
+    # What `paginate` returned (a DRF page, a Django `Page`), for the face's page links.
+    page: Any = None
 
 
 @dataclass
@@ -86,11 +90,25 @@ def conversation_queryset(*, user: User, case: Case, access: Access) -> QuerySet
     )
 
 
-def conversation_list(*, user: User, case: Case, access: Access) -> Threads:
-    """The threads of a case that `user` reads (none for whoever reads none: an empty list)."""
+def conversation_list(
+    *,
+    user: User,
+    case: Case,
+    access: Access,
+    paginate: Callable[[QuerySet], Iterable] | None = None,
+) -> Threads:
+    """The threads of a case that `user` reads (none for whoever reads none: an empty list),
+    newest first; with `paginate`, only the page it cuts from them (and that page's log
+    categories: the threads shown, not those of other pages)."""
     policy.check(access, policy.Need.VIEW)
-    conversations = list(conversation_queryset(user=user, case=case, access=access))
-    return Threads(conversations=conversations, categories={MESSAGES} if conversations else set())
+    threads = conversation_queryset(user=user, case=case, access=access)
+    page = paginate(threads) if paginate is not None else threads
+    conversations = list(page)
+    return Threads(
+        conversations=conversations,
+        categories={MESSAGES} if conversations else set(),
+        page=page,
+    )
 
 
 def _read_threads(*, case: Case, access: Access, conversations: list) -> list[Thread]:

@@ -6,6 +6,7 @@ through `portal.access.shown`, from the object that the page renders."""
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -14,6 +15,10 @@ from django.views.decorators.http import require_http_methods
 from cases import message_selectors, messaging
 from portal import selectors
 from portal.access import family_case, family_page, shown
+
+# The thread list pages: a family writes for years, and a page of every thread it ever started
+# would grow without end (as would its queries' cost); newest first, as many as the history.
+THREADS_PAGE_SIZE = 20
 
 
 class ConversationForm(forms.Form):
@@ -97,7 +102,14 @@ def conversations(request, case_id):
                     "portal:conversation", case_id=case.pk, conversation_id=thread.conversation.pk
                 )
         status = 400
-    threads = message_selectors.conversation_list(user=request.user, case=case, access=access)
+    threads = message_selectors.conversation_list(
+        user=request.user,
+        case=case,
+        access=access,
+        paginate=lambda queryset: Paginator(queryset, THREADS_PAGE_SIZE).get_page(
+            request.GET.get("page")
+        ),
+    )
     shown(
         request,
         case=case,
@@ -113,6 +125,7 @@ def conversations(request, case_id):
         status=status,
         form=form,
         conversations=threads.conversations,
+        page=threads.page,
     )
 
 

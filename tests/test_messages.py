@@ -81,14 +81,14 @@ def test_hanna_and_tiina_exchange_messages_and_olli_who_was_not_chosen_gets_404(
 
     # Tiina, the responsible worker, is always in the thread: she sees it unread, reads it.
     tiina = api.as_user(persona(TIINA))
-    [listed] = tiina.get(threads_url(case)).json()
+    [listed] = tiina.get(threads_url(case)).json()["results"]
     assert listed["id"] == conversation_id and listed["unread"] == 1
     read = tiina.get(thread_url(case, conversation_id))
     assert read.status_code == 200
     [message] = read.json()["messages"]
     assert message["text"] == FIRST and message["is_new"] is True
     assert message["author_name"] == "Hanna Virtanen"
-    assert tiina.get(threads_url(case)).json()[0]["unread"] == 0
+    assert tiina.get(threads_url(case)).json()["results"][0]["unread"] == 0
 
     answered = tiina.post(
         f"{thread_url(case, conversation_id)}messages/", {"text": ANSWER}, format="json"
@@ -116,7 +116,7 @@ def test_hanna_and_tiina_exchange_messages_and_olli_who_was_not_chosen_gets_404(
     anna_api = api.as_user(persona(ANNA))
     assert anna_api.get(thread_url(case, conversation_id)).status_code == 200
     olli = api.as_user(persona(OLLI))
-    assert olli.get(threads_url(case)).json() == []
+    assert olli.get(threads_url(case)).json()["results"] == []
     missing = olli.get(thread_url(case, conversation_id))
     assert missing.status_code == 404
     ghost = olli.get(thread_url(case, "00000000-0000-4000-8000-000000000000"))
@@ -279,9 +279,9 @@ def test_reading_moves_the_readers_own_marker_only(api, demo_case):
     case = demo_case
     conversation_id = start(api, case, members=[member_of(case, ANNA)]).json()["id"]
     anna = api.as_user(persona(ANNA))
-    assert anna.get(threads_url(case)).json()[0]["unread"] == 1
+    assert anna.get(threads_url(case)).json()["results"][0]["unread"] == 1
     api.as_user(persona(TIINA)).get(thread_url(case, conversation_id))
-    assert api.as_user(persona(ANNA)).get(threads_url(case)).json()[0]["unread"] == 1
+    assert api.as_user(persona(ANNA)).get(threads_url(case)).json()["results"][0]["unread"] == 1
     assert ConversationRead.objects.filter(conversation_id=conversation_id).count() == 2
 
 
@@ -345,9 +345,10 @@ def test_workers_get_404_in_the_portals_message_pages(demo_case, api, username):
 # --- Query counts -------------------------------------------------------------------------------
 
 
-# The list: token 1, the case 1, the facts of a responsible worker 1 (one UNION), the threads
-# with their unread counts 1, their chosen members 1.
-LIST_QUERIES = REQUEST + ACCESS_LOG + 5
+# The list: token 1, the case 1, the facts of a responsible worker 1 (one UNION), the count of
+# threads for the pagination 1, the page of threads with their unread counts 1, their chosen
+# members 1.
+LIST_QUERIES = REQUEST + ACCESS_LOG + 6
 # A thread: token 1, the case 1, the facts 1, the thread 1, its chosen members 1, its messages
 # 1, the family's guardians (the authors' names) 1, the service's savepoint and its release 2,
 # the read marker moved 1.
@@ -370,6 +371,78 @@ def test_the_thread_list_and_a_thread_take_a_constant_number_of_queries(
             )
         tiina = api.as_user(persona(TIINA))
         with django_assert_num_queries(LIST_QUERIES):
-            assert len(tiina.get(threads_url(case)).json()) == 1 + more
+            assert len(tiina.get(threads_url(case)).json()["results"]) == 1 + more
         with django_assert_num_queries(THREAD_QUERIES):
             assert len(tiina.get(thread_url(case, conversation_id)).json()["messages"]) == 1 + more
+
+
+# --- Pagination ---------------------------------------------------------------------------------
+
+
+def test_the_thread_list_is_paginated_like_the_other_lists(api, demo_case):
+    case = demo_case
+    subjects = [f"Aihe {n}" for n in range(3)]
+    for subject in subjects:
+        assert start(api, case, subject=subject).status_code == 201
+    tiina = api.as_user(persona(TIINA))
+    first = tiina.get(threads_url(case), {"page_size": 2}).json()
+    assert first["count"] == 3 and first["previous"] is None and first["next"]
+    second = tiina.get(first["next"]).json()
+    assert second["next"] is None and second["previous"]
+    listed = [t["subject"] for t in first["results"] + second["results"]]
+    assert listed == subjects[::-1]  # newest first, each once
+    # Each page's read is logged; an empty page (olli, in no thread) shows no messages.
+    [*_, read] = reads_of(TIINA, case)
+    assert "messages" in read.categories
+    empty = api.as_user(persona(OLLI)).get(threads_url(case)).json()
+    assert empty["count"] == 0 and empty["results"] == []
+    [olli_read] = reads_of(OLLI, case)
+    assert "messages" not in olli_read.categories
+
+
+@pytest.mark.parametrize("query", [{"page_size": 0}, {"page_size": "x"}, {"page_size": 201}])
+def test_a_bad_page_size_of_the_thread_list_is_a_400(api, demo_case, query):
+    response = api.as_user(persona(TIINA)).get(threads_url(demo_case), query)
+    assert response.status_code == 400 and "page_size" in response.json()
+
+
+def test_a_page_past_the_end_of_the_thread_list_is_a_404(api, demo_case):
+    start(api, demo_case)
+    response = api.as_user(persona(TIINA)).get(threads_url(demo_case), {"page": 2})
+    assert response.status_code == 404 and "detail" in response.json()
+
+
+def test_a_page_of_threads_takes_as_many_queries_however_many_threads(
+    api, demo_case, django_assert_num_queries
+):
+    case = demo_case
+    for n in range(4):
+        start(api, case, subject=f"Aihe {n}")
+    for more in (0, 5):
+        for n in range(more):
+            start(api, case, subject=f"Lisää {n}")
+        tiina = api.as_user(persona(TIINA))
+        with django_assert_num_queries(LIST_QUERIES):
+            body = tiina.get(threads_url(case), {"page_size": 2, "page": 2}).json()
+        assert len(body["results"]) == 2 and body["count"] == 4 + more
+
+
+def test_the_portal_thread_list_pages(demo_case, monkeypatch):
+    from portal import conversations
+
+    monkeypatch.setattr(conversations, "THREADS_PAGE_SIZE", 2)
+    case = demo_case
+    hanna = portal_as(HANNA)
+    for n in range(3):
+        sent = hanna.post(
+            f"/portal/cases/{case.pk}/conversations/", {"subject": f"Aihe {n}", "text": FIRST}
+        )
+        assert sent.status_code == 302
+    url = f"/portal/cases/{case.pk}/conversations/"
+    first, second = hanna.get(url).content.decode(), hanna.get(url, {"page": 2}).content.decode()
+    assert "Aihe 2" in first and "Aihe 1" in first and "Aihe 0" not in first
+    assert 'href="?page=2"' in first and 'class="pager"' in first
+    assert "Aihe 0" in second and "Aihe 2" not in second and 'href="?page=1"' in second
+    # A page number that is not one shows the nearest page (Django's get_page), not an error.
+    assert "Aihe 0" in hanna.get(url, {"page": "99"}).content.decode()
+    assert hanna.get(url, {"page": "x"}).status_code == 200

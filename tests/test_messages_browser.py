@@ -81,7 +81,7 @@ def test_hanna_and_tiina_exchange_messages(browser, seeded, live_server):
     tiina = Api(base, "tiina.vastuu", PASSWORD)
     url = f"/api/v1/cases/{seeded.pk}/conversations/"
     status, threads = tiina.get(url)
-    assert status == 200 and threads[0]["unread"] == 1
+    assert status == 200 and threads["results"][0]["unread"] == 1
     status, thread = tiina.get(f"{url}{conversation.pk}/")
     assert status == 200 and thread["messages"][0]["text"] == FIRST
     status, posted = tiina.request("POST", f"{url}{conversation.pk}/messages/", {"text": ANSWER})
@@ -102,7 +102,8 @@ def test_hanna_and_tiina_exchange_messages(browser, seeded, live_server):
     olli = Api(base, "olli.opettaja", PASSWORD)
     status, body = olli.get(f"{url}{conversation.pk}/")
     assert status == 404, body
-    assert olli.get(url) == (200, [])
+    status, listed = olli.get(url)
+    assert status == 200 and listed["count"] == 0 and listed["results"] == []
     assert Message.objects.count() == 3
 
     # Every read is in the access log: hanna's pages, tiina's reads, olli's refused attempt.
