@@ -81,6 +81,19 @@ def chromium():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+def new_page(browser, width=1280, height=900):
+    """A page in a fresh context (no cookies) at the given viewport, in Finnish."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="fi-FI")
+    return context.new_page()
+
+
+def choose_language(page, base, label):
+    """Switch the portal's language with the sign-in page's language buttons."""
+    page.goto(f"{base}/portal/login/")
+    page.get_by_role("button", name=label).click()
+    page.wait_for_load_state()
+
+
 def axe_problems(page) -> list[str]:
     """Serious and critical axe-core violations on the page, one line per element."""
     from axe_playwright_python.sync_playwright import Axe

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from cases import services
 from cases.seeding import demo
 from tests import audit_tables, contract, log_scan
+from tests.browser import chromium, empty_audit_tables, skip_or_fail_without_browser
 from tests.factories import (
     MunicipalityFactory,
     OrganisationFactory,
@@ -310,3 +311,23 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+# --- The browser tests (tests/test_*_browser.py), defined once ---------------------------------
+
+
+@pytest.fixture
+def browser():
+    """Debian's chromium through Playwright (tests/browser.py); the test is skipped where it
+    cannot run, or fails with REQUIRE_BROWSER=1 (as in CI)."""
+    skip_or_fail_without_browser()
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def seeded(transactional_db):
+    """The demo seeded and committed, for a live server: its Virtanen case. The audit tables
+    are emptied after (their append-only triggers refuse the test's flush)."""
+    yield demo.seed().case
+    empty_audit_tables()

@@ -16,31 +16,16 @@ import pytest
 from django.utils import timezone
 
 from cases.models import Booking
-from cases.seeding import demo
 from tests.browser import (
     Api,
     axe_problems,
-    chromium,
-    empty_audit_tables,
+    choose_language,
+    new_page,
     overflows,
-    skip_or_fail_without_browser,
 )
-from tests.test_portal_browser import LANGUAGES, PASSWORD, ROOT, new_page, sign_in
+from tests.test_portal_browser import LANGUAGES, PASSWORD, ROOT, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def browser():
-    skip_or_fail_without_browser()
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def seeded(transactional_db):
-    yield demo.seed().case
-    empty_audit_tables()
 
 
 def at(days: int, hour: int) -> datetime.datetime:
@@ -62,12 +47,6 @@ def publish(base) -> Api:
         )
         assert status == 201, body
     return tiina
-
-
-def choose_language(page, base, label):
-    page.goto(f"{base}/portal/login/")
-    page.get_by_role("button", name=label).click()
-    page.wait_for_load_state()
 
 
 def test_hanna_books_a_time_and_both_get_a_calendar_file(browser, seeded, live_server, tmp_path):

@@ -30,10 +30,8 @@ from cases.seeding import demo
 from tests.browser import (
     Api,
     axe_problems,
-    chromium,
-    empty_audit_tables,
+    new_page,
     overflows,
-    skip_or_fail_without_browser,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,24 +42,10 @@ FORMS = {"fi": "/palvelut/ota-yhteytta/", "sv": "/tjanster/kontakt/", "en": "/se
 NEW_PASSWORD = "Kesäilta järven rannalla 2026"
 
 
-@pytest.fixture
-def browser():
-    skip_or_fail_without_browser()
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def seeded(transactional_db, settings):
+@pytest.fixture(autouse=True)
+def quick_form(settings):
     # A person takes longer than a second to fill the form; the test waits that long.
     settings.CONTACT_FORM_MIN_SECONDS = 1
-    yield demo.seed().case
-    empty_audit_tables()
-
-
-def new_page(browser, width=1280, height=900):
-    context = browser.new_context(viewport={"width": width, "height": height}, locale="fi-FI")
-    return context.new_page()
 
 
 def fill_the_form(page, *, email="sanna.salonen@example.org"):

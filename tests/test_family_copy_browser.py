@@ -14,37 +14,16 @@ from pathlib import Path
 import pytest
 
 from cases.models import CorrectionRequest
-from cases.seeding import demo
 from tests.browser import (
     Api,
     axe_problems,
-    chromium,
-    empty_audit_tables,
+    choose_language,
+    new_page,
     overflows,
-    skip_or_fail_without_browser,
 )
-from tests.test_portal_browser import LANGUAGES, PASSWORD, new_page, sign_in
+from tests.test_portal_browser import LANGUAGES, PASSWORD, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def browser():
-    skip_or_fail_without_browser()
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def seeded(transactional_db):
-    yield demo.seed().case
-    empty_audit_tables()
-
-
-def choose_language(page, base, label):
-    page.goto(f"{base}/portal/login/")
-    page.get_by_role("button", name=label).click()
-    page.wait_for_load_state()
 
 
 def test_hanna_downloads_her_copy_and_asks_for_a_correction(browser, seeded, live_server, tmp_path):

@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from cases.models import Organisation, User
 from consent import legal_bases
-from tests.browser import axe_problems, overflows
+from tests.browser import axe_problems, new_page, overflows
 from tests.factories import access_of
-from tests.test_portal_browser import LANGUAGES, browser, new_page, seeded, sign_in  # noqa: F401
+from tests.test_portal_browser import LANGUAGES, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +30,7 @@ REASON = "Koulun havainnot poissaoloista"
 WITHHELD = "Salainen peruste"
 
 
-def test_hanna_sees_the_legal_basis_in_every_language(browser, seeded, live_server):  # noqa: F811
+def test_hanna_sees_the_legal_basis_in_every_language(browser, seeded, live_server):
     case = seeded
     tiina = User.objects.get(username="tiina.vastuu")
     school = Organisation.objects.get(code="asikkala-perusopetus")

@@ -16,41 +16,20 @@ import pytest
 
 from audit.models import AccessEvent
 from cases.models import Conversation, Message, NetworkMember
-from cases.seeding import demo
 from tests.browser import (
     Api,
     axe_problems,
-    chromium,
-    empty_audit_tables,
+    choose_language,
+    new_page,
     overflows,
-    skip_or_fail_without_browser,
 )
-from tests.test_portal_browser import LANGUAGES, PASSWORD, new_page, sign_in
+from tests.test_portal_browser import LANGUAGES, PASSWORD, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST = "Eeli väsyy iltapäivisin. Voisimmeko sopia tapaamisen koulun kanssa?"
 ANSWER = "Kiitos viestistä. Kysyn opettajalta sopivia aikoja ja palaan asiaan."
-
-
-@pytest.fixture
-def browser():
-    skip_or_fail_without_browser()
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def seeded(transactional_db):
-    yield demo.seed().case
-    empty_audit_tables()
-
-
-def choose_language(page, base, label):
-    page.goto(f"{base}/portal/login/")
-    page.get_by_role("button", name=label).click()
-    page.wait_for_load_state()
 
 
 def test_hanna_and_tiina_exchange_messages(browser, seeded, live_server):

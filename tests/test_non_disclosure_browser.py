@@ -7,9 +7,9 @@ import pytest
 
 from cases import services
 from cases.models import FamilyMember, User
-from tests.browser import axe_problems, overflows
+from tests.browser import axe_problems, new_page, overflows
 from tests.factories import access_of
-from tests.test_portal_browser import LANGUAGES, browser, new_page, seeded, sign_in  # noqa: F401
+from tests.test_portal_browser import LANGUAGES, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +20,7 @@ NOTICE = {
 }
 
 
-def test_the_marking_notice_is_accessible_in_every_language(browser, seeded, live_server):  # noqa: F811
+def test_the_marking_notice_is_accessible_in_every_language(browser, seeded, live_server):
     case = seeded
     tiina = User.objects.get(username="tiina.vastuu")
     eeli = case.family.members.filter(role=FamilyMember.Role.CHILD).order_by("-birth_date")[0]

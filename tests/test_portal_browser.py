@@ -26,10 +26,8 @@ from consent.models import Consent
 from tests.browser import (
     Api,
     axe_problems,
-    chromium,
-    empty_audit_tables,
+    new_page,
     overflows,
-    skip_or_fail_without_browser,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,24 +35,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = demo.DEMO_PASSWORD
 LANGUAGES = {"fi": "Suomi", "sv": "Svenska", "en": "English"}
-
-
-@pytest.fixture
-def browser():
-    skip_or_fail_without_browser()
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def seeded(transactional_db):
-    yield demo.seed().case
-    empty_audit_tables()
-
-
-def new_page(browser, width=1280, height=900):
-    context = browser.new_context(viewport={"width": width, "height": height}, locale="fi-FI")
-    return context.new_page()
 
 
 def sign_in(page, base_url, username="hanna.huoltaja"):
