@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 
 from cases import guide_selectors
 from cases.models import ServiceLanguage
+from portal.templatetags.guide import localised
 
 # language -> the guide's address and its sub-addresses
 ADDRESSES = {
@@ -172,13 +173,16 @@ def _search_link(language: str, **params) -> str:
 @require_GET
 def home(request, *, language: str):
     """The front page: the search form, and the results when searched."""
-    searched = any(request.GET.get(name) for name in SearchForm.base_fields)
+    searched = any(name in request.GET for name in SearchForm.base_fields)
     form = SearchForm(request.GET if searched else None)
     results = None
     status = 200
     if searched:
         if form.is_valid():
-            results = guide_selectors.service_search(form.filters())
+            results = sorted(
+                guide_selectors.service_search(form.filters()),
+                key=lambda service: localised(service).casefold(),
+            )
         else:
             status = 400
     terms = list(guide_selectors.taxonomy_choices())
@@ -247,7 +251,7 @@ def meeting_place(request, location_id, *, language: str):
 @require_GET
 def calendar(request, *, language: str):
     """Open activities of the coming weeks, by municipality and age."""
-    searched = any(request.GET.get(name) for name in CalendarForm.base_fields)
+    searched = any(name in request.GET for name in CalendarForm.base_fields)
     form = CalendarForm(request.GET if searched else None)
     status = 200
     activities = []
