@@ -5,7 +5,7 @@ import datetime
 
 from django import template
 from django.utils import timezone, translation
-from django.utils.translation import pgettext
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -14,13 +14,13 @@ DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 def _day_names() -> dict[str, str]:
     return {
-        "MO": pgettext("weekday abbreviation", "Mon"),
-        "TU": pgettext("weekday abbreviation", "Tue"),
-        "WE": pgettext("weekday abbreviation", "Wed"),
-        "TH": pgettext("weekday abbreviation", "Thu"),
-        "FR": pgettext("weekday abbreviation", "Fri"),
-        "SA": pgettext("weekday abbreviation", "Sat"),
-        "SU": pgettext("weekday abbreviation", "Sun"),
+        "MO": _("Mon"),
+        "TU": _("Tue"),
+        "WE": _("Wed"),
+        "TH": _("Thu"),
+        "FR": _("Fri"),
+        "SA": _("Sat"),
+        "SU": _("Sun"),
     }
 
 
