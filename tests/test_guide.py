@@ -276,6 +276,16 @@ def test_inactive_services_and_locations_never_appear(world, client):
     assert "Koululaisten vanhempien vertaisryhmä" not in text(client.get(CALENDAR["fi"]))
 
 
+def test_an_activity_of_an_inactive_service_is_listed_without_a_link_to_it(world, client):
+    separation = service("ensi-ja-turvakoti", "Eroperheiden tuki")
+    link = f'href="/palvelut/{separation.pk}/"'
+    assert link in text(client.get(CALENDAR["fi"]))
+    separation.is_active = False
+    separation.save(update_fields=["is_active"])
+    page = text(client.get(CALENDAR["fi"]))
+    assert "Eronneiden vanhempien vertaisryhmä" in page and link not in page
+
+
 def test_unknown_ids_answer_404_in_the_guides_language(world, client):
     ghost = uuid.uuid4()
     school = Location.objects.get(name_fi="Pulkkilanharjun koulu")  # not a meeting place
