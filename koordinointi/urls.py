@@ -46,6 +46,8 @@ urlpatterns = [
     path("api/docs/", api_docs, name="swagger-ui"),
     # The front door (issue 17): the public contact-request form in fi, sv and en.
     path("", include("portal.contact")),
+    # The public service guide (issue 17): services, organisations, meeting places, activities.
+    path("", include("portal.guide")),
 ]
 
 # Under /api/ even a URL that matches no route (a malformed id, say) answers in JSON, like the

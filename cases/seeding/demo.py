@@ -30,6 +30,7 @@ from cases.models import (
     ServiceLanguage,
     User,
 )
+from cases.seeding import catalogue
 from consent import policy
 from koordinointi.vocabulary import Category
 
@@ -902,6 +903,8 @@ class _Seeder:
                         "contact": service_data.contact,
                         "low_threshold": service_data.low_threshold,
                         "is_active": True,
+                        # What the public guide says of it (issue 17).
+                        **catalogue.service_values(data.code, service_data.name_fi, EMAIL_DOMAIN),
                     },
                 )
                 self.set_m2m(
@@ -1124,6 +1127,7 @@ def seed(*, today: datetime.date | None = None) -> SeedResult:
     areas = seeder.areas()
     municipalities = seeder.municipalities(areas)
     organisations = seeder.organisations(areas, municipalities)
+    catalogue.seed_catalogue(seeder, municipalities=municipalities, organisations=organisations)
     users = seeder.users(organisations)
     case = seeder.family_case(municipalities, organisations, users)
     seed_case_network(case=case, users=users, organisations=organisations, result=seeder.result)
