@@ -1032,6 +1032,9 @@ def main() -> None:
     parser.add_argument("--databases", default=",".join(VENDORS))
     parser.add_argument("--jobs", type=int, default=2, help="Data sets seeded at a time.")
     parser.add_argument("--reseed", action="store_true", help="Seed the data sets anew.")
+    parser.add_argument(
+        "--seed-only", action="store_true", help="Seed the data sets that are missing, then stop."
+    )
     parser.add_argument("--quick", action="store_true", help="2 000 and 1 000 families.")
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument(
@@ -1078,6 +1081,8 @@ def main() -> None:
     seed_all(
         [d for pair in sets.values() for d in pair.values()], reseed=args.reseed, jobs=args.jobs
     )
+    if args.seed_only:
+        return
     for vendor, pair in sets.items():
         results[vendor] = {}
         for size, data in pair.items():
