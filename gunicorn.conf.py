@@ -1,5 +1,11 @@
 """Gunicorn configuration: `gunicorn -c gunicorn.conf.py koordinointi.wsgi`, every value from the
-environment (GUNICORN_BIND, GUNICORN_WORKERS, GUNICORN_TIMEOUT, FORWARDED_ALLOW_IPS).
+environment (GUNICORN_BIND, GUNICORN_WORKERS, GUNICORN_THREADS, GUNICORN_WORKER_CLASS,
+GUNICORN_TIMEOUT, FORWARDED_ALLOW_IPS).
+
+The defaults (2 sync workers, one thread each) are the configuration chosen by measurement on
+the 2-core machine for the case detail under wrk (docs/benchmarks.md, "The HTTP server's
+configuration"): one worker process per core; threads do not add throughput to CPU-bound
+Python requests under the GIL, and on SQLite they would wait on each other's write lock.
 
 The access log leaves out query strings, referrers and user agents: paths carry only UUIDs, but a
 query string may carry filters (names, dates of birth) that must not reach log files.
@@ -19,7 +25,9 @@ def _int(name: str, default: int) -> int:
 wsgi_app = "koordinointi.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
 workers = _int("GUNICORN_WORKERS", 2)
-worker_class = "sync"
+# "sync", or "gthread" with GUNICORN_THREADS > 1 (gunicorn picks gthread itself then).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = _int("GUNICORN_THREADS", 1)
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)

@@ -432,8 +432,9 @@ def my_work(*, user: User, today=None, horizon_days: int = 14) -> MyWork:
         and not (a.protected and policy.hides_protected(accesses[a.case_id]))
     ]
     now = timezone.now()
+    managed = policy.managed_cases(user)  # one subquery, built once for both of its uses
     waiting = Consent.objects.filter(
-        case__in=policy.managed_cases(user),
+        case__in=managed,
         state=Consent.State.PENDING,
         valid_until__gt=now,
     )
@@ -453,7 +454,7 @@ def my_work(*, user: User, today=None, horizon_days: int = 14) -> MyWork:
         consent_recipients=recipients,
         corrections=list(
             CorrectionRequest.objects.filter(
-                case__in=policy.managed_cases(user), status=CorrectionRequest.Status.OPEN
+                case__in=managed, status=CorrectionRequest.Status.OPEN
             ).order_by("created_at", "id")
         ),
     )
