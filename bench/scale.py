@@ -639,7 +639,7 @@ def wait_for(url: str, seconds: float = 30) -> None:
 # The gunicorn configuration of the HTTP run: gunicorn.conf.py's defaults, chosen by
 # measurement (docs/benchmarks.md, "The HTTP server's configuration"); --http-workers,
 # --http-threads and --http-worker-class try others.
-HTTP_SERVER = {"workers": 2, "threads": 1, "worker_class": "sync"}
+HTTP_SERVER = {"workers": 2, "threads": 4, "worker_class": "gthread"}
 
 
 def http_load(

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from cases.identity_code import identity_code_lookup_q
@@ -77,14 +77,21 @@ def responsible_post(*, case: Case) -> OrganisationMembership | None:
 
 
 def me_get(*, user: User) -> User:
-    """The user with their memberships in force (`active_memberships`) and family roles."""
+    """The user with their memberships in force (`active_memberships`) and family roles, in
+    two queries: onto the request's user, whom authentication loaded already (issue 19)."""
     memberships = OrganisationMembership.objects.filter(in_force(start=None)).select_related(
         "organisation"
     )
-    return User.objects.prefetch_related(
+    # Read afresh even if this object was given them before (a user object kept across calls).
+    if hasattr(user, "active_memberships"):
+        del user.active_memberships
+    getattr(user, "_prefetched_objects_cache", {}).pop("family_memberships", None)
+    prefetch_related_objects(
+        [user],
         Prefetch("memberships", queryset=memberships, to_attr="active_memberships"),
         "family_memberships",
-    ).get(pk=user.pk)
+    )
+    return user
 
 
 def workers_of(*, organisation: Organisation) -> QuerySet[User]:
