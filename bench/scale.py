@@ -95,6 +95,19 @@ class DataSet:
             **extra,
         }
 
+    @property
+    def pid_file(self) -> Path:
+        return BENCH_DIR / f"{self.name}.seeding.pid"
+
+    def seeding_pid(self) -> int | None:
+        """The process of this script that is seeding the data set now, if one is."""
+        try:
+            pid = int(self.pid_file.read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid if pid != os.getpid() else None
+
     def seeded(self) -> dict | None:
         if not self.marker.exists():
             return None
@@ -138,11 +151,20 @@ def admin_sql(statement: str) -> None:
 
 def seed_all(datasets: list[DataSet], *, reseed: bool, jobs: int) -> None:
     """Seed the data sets that are not there yet, up to `jobs` at a time."""
+    for dataset in datasets:
+        # Another run of this script is seeding it (say, --seed-only in the background): wait
+        # for it rather than drop the database under it.
+        pid = dataset.seeding_pid()
+        if pid is not None and dataset.seeded() is None:
+            print(f"waiting for process {pid}, which is seeding {dataset.name} …", flush=True)
+            while dataset.seeding_pid() is not None and dataset.seeded() is None:
+                time.sleep(10)
     todo = [d for d in datasets if reseed or d.seeded() is None]
     running: list[tuple[DataSet, subprocess.Popen, float, object]] = []
 
     def start(dataset: DataSet):
         dataset.drop()
+        dataset.pid_file.write_text(str(os.getpid()))
         dataset.checkpoints.mkdir(parents=True, exist_ok=True)
         log = open(BENCH_DIR / f"{dataset.name}.seed.log", "w")  # noqa: SIM115
         commands = dataset.seed_command()
@@ -170,6 +192,7 @@ def seed_all(datasets: list[DataSet], *, reseed: bool, jobs: int) -> None:
             dataset.marker.write_text(
                 json.dumps({"seconds": seconds, "parallel_jobs": jobs, "output": output}, indent=1)
             )
+            dataset.pid_file.unlink(missing_ok=True)
             print(f"seeded {dataset.name} in {seconds:.0f} s", flush=True)
 
 
