@@ -1,5 +1,12 @@
 """Gunicorn configuration: `gunicorn -c gunicorn.conf.py koordinointi.wsgi`, every value from the
-environment (GUNICORN_BIND, GUNICORN_WORKERS, GUNICORN_TIMEOUT, FORWARDED_ALLOW_IPS).
+environment (GUNICORN_BIND, GUNICORN_WORKERS, GUNICORN_THREADS, GUNICORN_WORKER_CLASS,
+GUNICORN_TIMEOUT, FORWARDED_ALLOW_IPS).
+
+The defaults (2 gthread workers of 4 threads each) are the configuration chosen by measurement
+on the 2-core machine, the case detail under wrk with 4 connections (docs/benchmarks.md, "The
+HTTP server's configuration"): one worker process per core, and threads so that a worker goes
+on serving while a request waits on the database (its commit, SQLite's write lock) and keeps
+connections alive; sync workers close the connection after every response.
 
 The access log leaves out query strings, referrers and user agents: paths carry only UUIDs, but a
 query string may carry filters (names, dates of birth) that must not reach log files.
@@ -19,7 +26,9 @@ def _int(name: str, default: int) -> int:
 wsgi_app = "koordinointi.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
 workers = _int("GUNICORN_WORKERS", 2)
-worker_class = "sync"
+# "gthread" (threads in each worker process), or "sync" (one request at a time, no keep-alive).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = _int("GUNICORN_THREADS", 4)
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from audit import checkpoints
 from audit.hashing import _plain, canonical_json, canonical_values, event_hash
-from audit.models import AccessEvent, Chain
+from audit.models import AccessEvent, Chain, insert_rows
 
 # The hashing definition lives in audit.hashing (verification reads it without the write path).
 __all__ = ["_plain", "append", "canonical_json", "canonical_values", "default_chain", "event_hash"]
@@ -33,7 +33,7 @@ def _append(events: list[AccessEvent], name: str, head: Chain | None = None) -> 
     row's lock (`head`, when the caller has taken it already)."""
     head = head or Chain.locked_head(name)
     _link(events, name, head)
-    AccessEvent.objects.bulk_create(events)
+    insert_rows(events)
     _advance(name, head, events)
     return events
 

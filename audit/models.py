@@ -12,6 +12,69 @@ from django.utils.translation import gettext_lazy as _
 
 GENESIS_HASH = "0" * 64
 
+# INSERT statements of `insert_rows`, by (table, rows in the statement).
+_INSERT_SQL: dict = {}
+
+
+def insert_rows(objs: list, *, using: str = "default") -> None:
+    """Insert `objs` (unsaved, of one model, every value set in Python: no database defaults,
+    no expressions) as `bulk_create` would, in fewer steps on SQLite.
+
+    A request's access-log events (50 for a page of cases, 25 columns each) cost Django's
+    insert compiler on SQLite some 25 000 Python calls, more than the statement costs the
+    database; here the statement is built once per table and size, and each value is
+    prepared by its own field exactly as `bulk_create` prepares it (`pre_save`, then
+    `get_db_prep_save`), so the rows stored are the same. On PostgreSQL Django sends one
+    INSERT … SELECT FROM UNNEST of one array per column, which costs less than this."""
+    from django.db import connections
+
+    if not objs:
+        return
+    connection = connections[using]
+    model = type(objs[0])
+    if connection.vendor != "sqlite":
+        model._default_manager.using(using).bulk_create(objs)
+        return
+    meta = model._meta
+    fields = meta.concrete_fields
+    # SQLite's older builds take 999 parameters a statement: stay below that, as Django does.
+    per_statement = max(1, 999 // len(fields))
+    # A field's pre_save only reads the attribute, unless it stamps the time (auto_now).
+    steps = [
+        (
+            field.get_db_prep_save,
+            field.pre_save
+            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+            else None,
+            field.attname,
+        )
+        for field in fields
+    ]
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), per_statement):
+            chunk = objs[start : start + per_statement]
+            key = (meta.db_table, len(chunk))
+            sql = _INSERT_SQL.get(key)
+            if sql is None:
+                quote = connection.ops.quote_name
+                row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+                sql = _INSERT_SQL[key] = (
+                    f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608 - names from the model
+                    f"({', '.join(quote(f.column) for f in fields)}) "
+                    f"VALUES {', '.join([row] * len(chunk))}"
+                )
+            cursor.execute(
+                sql,
+                [
+                    prepare(pre_save(obj, True) if pre_save else getattr(obj, attname), connection)
+                    for obj in chunk
+                    for prepare, pre_save, attname in steps
+                ],
+            )
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = using
+
 
 class StoredUUIDField(models.UUIDField):
     """A UUID column whose value, when the database holds something that is not a UUID (a row

@@ -34,7 +34,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Count
 
 from audit import chain as audit_chain
-from audit.models import AccessEvent, Chain, PendingEvent
+from audit.models import AccessEvent, Chain, PendingEvent, insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def submit(events: list[AccessEvent], *, chain: str | None = None) -> list[Acces
         return audit_chain.append(events, chain=name)
     for event in events:
         event.chain = name
-    PendingEvent.objects.bulk_create(
+    insert_rows(
         [PendingEvent(**{f: getattr(event, f) for f in _INTAKE_FIELDS}) for event in events]
     )
     return events
@@ -83,7 +83,7 @@ def sequence_batch(name: str, limit: int | None = None, *, look: bool = True) ->
             with connection.cursor() as cursor:
                 cursor.execute("DELETE FROM audit_pendingevent WHERE id = ANY(%s)", [ids])
         else:
-            AccessEvent.objects.bulk_create(events)
+            insert_rows(events)
             # After the insert: the intake's trigger lets a row go only once it is chained.
             PendingEvent.objects.filter(pk__in=ids).delete()
         audit_chain._advance(name, head, events)

@@ -95,6 +95,19 @@ class DataSet:
             **extra,
         }
 
+    @property
+    def pid_file(self) -> Path:
+        return BENCH_DIR / f"{self.name}.seeding.pid"
+
+    def seeding_pid(self) -> int | None:
+        """The process of this script that is seeding the data set now, if one is."""
+        try:
+            pid = int(self.pid_file.read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid if pid != os.getpid() else None
+
     def seeded(self) -> dict | None:
         if not self.marker.exists():
             return None
@@ -138,11 +151,20 @@ def admin_sql(statement: str) -> None:
 
 def seed_all(datasets: list[DataSet], *, reseed: bool, jobs: int) -> None:
     """Seed the data sets that are not there yet, up to `jobs` at a time."""
+    for dataset in datasets:
+        # Another run of this script is seeding it (say, --seed-only in the background): wait
+        # for it rather than drop the database under it.
+        pid = dataset.seeding_pid()
+        if pid is not None and dataset.seeded() is None:
+            print(f"waiting for process {pid}, which is seeding {dataset.name} …", flush=True)
+            while dataset.seeding_pid() is not None and dataset.seeded() is None:
+                time.sleep(10)
     todo = [d for d in datasets if reseed or d.seeded() is None]
     running: list[tuple[DataSet, subprocess.Popen, float, object]] = []
 
     def start(dataset: DataSet):
         dataset.drop()
+        dataset.pid_file.write_text(str(os.getpid()))
         dataset.checkpoints.mkdir(parents=True, exist_ok=True)
         log = open(BENCH_DIR / f"{dataset.name}.seed.log", "w")  # noqa: SIM115
         commands = dataset.seed_command()
@@ -170,6 +192,7 @@ def seed_all(datasets: list[DataSet], *, reseed: bool, jobs: int) -> None:
             dataset.marker.write_text(
                 json.dumps({"seconds": seconds, "parallel_jobs": jobs, "output": output}, indent=1)
             )
+            dataset.pid_file.unlink(missing_ok=True)
             print(f"seeded {dataset.name} in {seconds:.0f} s", flush=True)
 
 
@@ -204,6 +227,9 @@ def child_main(mode: str, out: Path, requests: int) -> None:
 
     django.setup()
     if mode == "measure":
+        # As the app server starts (koordinointi/wsgi.py): views loaded, start-up heap frozen.
+        from koordinointi import wsgi  # noqa: F401
+
         result = measure(requests)
     elif mode == "verify":
         result = verify_run()
@@ -633,55 +659,91 @@ def wait_for(url: str, seconds: float = 30) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def http_load(dataset: DataSet, token: str, case_id: str, seconds: int, connections: int) -> dict:
+# The gunicorn configuration of the HTTP run: gunicorn.conf.py's defaults, chosen by
+# measurement (docs/benchmarks.md, "The HTTP server's configuration"); --http-workers,
+# --http-threads and --http-worker-class try others.
+HTTP_SERVER = {"workers": 2, "threads": 4, "worker_class": "gthread"}
+
+
+def http_load(
+    dataset: DataSet, token: str, case_id: str, seconds: int, connections: int, server=None
+) -> dict:
+    """The case detail and the HTTP floor (a bare DRF view with token authentication, from
+    bench/http_floor.py) on one gunicorn server started with the project's gunicorn.conf.py,
+    each under wrk (or a Python loop) for `seconds`, one after the other."""
     gunicorn = Path(PYTHON).parent / "gunicorn"
     if not gunicorn.exists():
         return {"skipped": "gunicorn is not installed (.venv/bin/pip install gunicorn)"}
+    server = {**HTTP_SERVER, **(server or {})}
     port = free_port()
-    env = dataset.env(DB_CONN_MAX_AGE="600")
-    server = subprocess.Popen(  # noqa: S603
+    env = dataset.env(
+        DB_CONN_MAX_AGE="600",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS=str(server["workers"]),
+        GUNICORN_THREADS=str(server["threads"]),
+        GUNICORN_WORKER_CLASS=server["worker_class"],
+        GUNICORN_LOG_LEVEL="warning",
+        # The access log as in production, but into a file: a terminal would slow it down.
+        GUNICORN_ACCESS_LOG=str(BENCH_DIR / f"{dataset.name}.gunicorn-access.log"),
+        # No worker restarts within a run (max_requests): they would show as latency spikes.
+        GUNICORN_MAX_REQUESTS="0",
+    )
+    process = subprocess.Popen(  # noqa: S603
         [
             str(gunicorn),
-            "koordinointi.wsgi:application",
-            "--workers=2",
-            f"--bind=127.0.0.1:{port}",
-            "--log-level=warning",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--pythonpath",
+            str(ROOT / "bench"),
+            "http_floor:application",
         ],
         env=env,
         cwd=ROOT,
     )
-    url = f"http://127.0.0.1:{port}/api/v1/cases/{case_id}/"
+    base = f"http://127.0.0.1:{port}"
+    urls = {"case detail": f"{base}/api/v1/cases/{case_id}/", "floor": f"{base}/bench/floor/auth/"}
+    result: dict = {}
     try:
-        wait_for(f"http://127.0.0.1:{port}/healthz")
+        wait_for(f"{base}/healthz")
         wrk = shutil.which("wrk")
         header = f"Authorization: Token {token}"
-        if wrk:
-            subprocess.run(  # noqa: S603 - warm up both workers
-                [wrk, "-t2", f"-c{connections}", "-d3s", "-H", header, url],
-                check=True,
-                capture_output=True,
-            )
-            output = subprocess.run(  # noqa: S603
-                [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", header, url],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            (BENCH_DIR / f"{dataset.name}.wrk.txt").write_text(output)
-            result = parse_wrk(output)
-            result["tool"] = f"wrk -t2 -c{connections} -d{seconds}s"
-            result["output"] = output
-        else:
-            python_load(url, token, 3, connections)
-            result = python_load(url, token, seconds, connections)
-            result["tool"] = f"Python loop, {connections} connections, {seconds} s"
+        for name, url in urls.items():
+            if wrk:
+                subprocess.run(  # noqa: S603 - warm up every worker
+                    [wrk, "-t2", f"-c{connections}", "-d3s", "-H", header, url],
+                    check=True,
+                    capture_output=True,
+                )
+                output = subprocess.run(  # noqa: S603
+                    [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", header]
+                    + [url],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                slug = name.replace(" ", "-")
+                (BENCH_DIR / f"{dataset.name}.wrk-{slug}.txt").write_text(output)
+                one = parse_wrk(output)
+                one["tool"] = f"wrk -t2 -c{connections} -d{seconds}s"
+                one["output"] = output
+            else:
+                python_load(url, token, 3, connections)
+                one = python_load(url, token, seconds, connections)
+                one["tool"] = f"Python loop, {connections} connections, {seconds} s"
+            result[name] = one
     finally:
-        server.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGTERM)
         try:
-            server.wait(timeout=30)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            server.kill()
-    result["server"] = "gunicorn, 2 sync workers, DB_CONN_MAX_AGE=600"
+            process.kill()
+    # The case detail's figures at the top level, as before (older results read the same).
+    result = {**result.get("case detail", {}), "floor": result.get("floor"), **server}
+    threads = f", {server['threads']} threads each" if server["threads"] > 1 else ""
+    result["server"] = (
+        f"gunicorn -c gunicorn.conf.py, {server['workers']} {server['worker_class']} "
+        f"workers{threads}, DB_CONN_MAX_AGE=600"
+    )
     return result
 
 
@@ -989,13 +1051,28 @@ def report(results: dict, args, run: dict) -> str:
             )
         http = large.get("http", {})
         if "rps" in http:
-            lines.append(
-                f"- HTTP load on the case detail, {large['measure']['families']:,} families: "
-                f"{http['server']}; {http['tool']} on 127.0.0.1: **{http['rps']:.0f} req/s**, "
-                f"p50 {fmt(http['p50_ms'])} ms, **p99 {fmt(http['p99_ms'])} ms**, "
-                f"{http['requests']:,} requests, {http['errors']} errors (the load generator "
-                "shares the 2 cores)."
-            )
+            lines += [
+                "",
+                f"HTTP load, {large['measure']['families']:,} families: {http['server']}; "
+                f"{http['tool']} on 127.0.0.1 (the load generator shares the 2 cores), one "
+                "URL after the other on the same server:",
+                "",
+                "| request | req/s | p50 ms | p99 ms | requests | errors | req/s × floor |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            floor = http.get("floor") or {}
+            for label, one in (
+                ("case detail", http),
+                ("floor: bare DRF view, token authentication", floor),
+            ):
+                if "rps" not in one:
+                    continue
+                share = f"{one['rps'] / floor['rps']:.2f}×" if floor.get("rps") else "–"
+                lines.append(
+                    f"| {label} | {one['rps']:.0f} | {fmt(one['p50_ms'])} | "
+                    f"{fmt(one['p99_ms'])} | {one['requests']:,} | {one['errors']} | {share} |"
+                )
+            lines.append("")
         elif http:
             lines.append(f"- HTTP load: {http.get('skipped')}")
         for name in ("case list", "me/work"):
@@ -1009,11 +1086,117 @@ def report(results: dict, args, run: dict) -> str:
                 if p.get("of", "case list") == name:
                     lines += ["", "```", p["sql"][:3000], "", p["plan"], "```"]
             lines += ["", "</details>", ""]
-    lines += ["## Targets of issue 7", "", "| target | figure | |", "|---|---|---|"]
+    lines += ["## Targets of issue 19", "", "| target | figure | |", "|---|---|---|"]
+    for target, figure, met in targets_19(results):
+        lines.append(f"| {target} | {figure} | {met} |")
+    lines += ["", "## Targets of issue 7", "", "| target | figure | |", "|---|---|---|"]
     for target, figure, met in targets(results, 1_000_000):
         lines.append(f"| {target} | {figure} | {met} |")
     lines.append("")
     return "\n".join(lines)
+
+
+# Queries per request at 97a2f21, before issues 12 and 19 (case list, case detail, note list,
+# /me/, /me/work/), as bench/scale.py counted them there.
+QUERIES_BEFORE = {
+    "sqlite": {"case list": 17, "case detail": 15, "note list": 17, "me": 6, "me/work": 21},
+    "postgresql": {"case list": 16, "case detail": 15, "note list": 17, "me": 6, "me/work": 20},
+}
+# (label, measured key, floor key, the most it may cost: × its floor)
+TARGETS_19 = [
+    ("case list", "case list", "floor: same 50 cases", 1.5),
+    ("case detail", "case detail", "floor: case detail", 1.5),
+    ("note list", "note list", "floor: note list", 1.5),
+    ("`/me/`", "me", "floor: authenticated DRF view", 1.5),
+    ("`/me/work/`", "me/work", "floor: authenticated DRF view", 3.0),
+    (
+        "revocation round trip",
+        "consent revocation (revoke, then the member's next request)",
+        "floor: two floor requests (authenticated DRF view + case detail)",
+        3.0,
+    ),
+]
+
+
+def targets_19(results: dict) -> list[tuple[str, str, str]]:
+    """The targets of issue 19, each with its figure and whether it is met, at the sizes run
+    (the issue's are 1 000 and 100 000 families)."""
+    rows = []
+
+    def mark(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    for vendor, r in results.items():
+        small, large = r["small"]["measure"], r["large"]["measure"]
+        fs, fl = small["families"], large["families"]
+        t, ts = large["timings"], small["timings"]
+        for label, key, floor, most in TARGETS_19:
+            if key not in t or floor not in t:
+                continue
+            ratio = t[key]["p50"] / t[floor]["p50"]
+            rows.append(
+                (
+                    f"{vendor}: {label} p50 ≤ {most:g}× its floor at {fl:,} families",
+                    f"{ratio:.2f}× ({fmt(t[key]['p50'])} vs {fmt(t[floor]['p50'])} ms)",
+                    mark(ratio <= most),
+                )
+            )
+        growths = {
+            label: t[key]["p50"] / ts[key]["p50"]
+            for label, key, _floor, _most in TARGETS_19
+            if key in t and key in ts
+        }
+        worst = max(growths, key=growths.get)
+        rows.append(
+            (
+                f"{vendor}: growth {fs:,} → {fl:,} families ≤ 1.2× for every request",
+                ", ".join(f"{label} {g:.2f}×" for label, g in growths.items())
+                + f" (most: {worst})",
+                mark(all(g <= 1.2 for g in growths.values())),
+            )
+        )
+        http = r["large"].get("http", {})
+        rps_target = 300 if vendor == "postgresql" else 150
+        if "rps" in http:
+            floor = http.get("floor") or {}
+            p99_ok = http["p99_ms"] < 100 if vendor == "postgresql" else True
+            rows.append(
+                (
+                    f"{vendor}: case detail over HTTP ≥ {rps_target} req/s"
+                    + (", p99 < 100 ms" if vendor == "postgresql" else ""),
+                    f"{http['rps']:.0f} req/s, p99 {fmt(http['p99_ms'])} ms "
+                    f"({http['errors']} errors); the bare DRF floor on the same server "
+                    f"{floor.get('rps', 0):.0f} req/s, p99 {fmt(floor.get('p99_ms', 0))} ms",
+                    mark(http["rps"] >= rps_target and p99_ok and not http["errors"]),
+                )
+            )
+        else:
+            rows.append((f"{vendor}: case detail over HTTP", http.get("skipped", "not run"), "–"))
+        before = QUERIES_BEFORE.get(vendor, {})
+        queries_small, queries_large = small["queries"], large["queries"]
+        keys = [
+            k
+            for k in ("case list", "case detail", "note list", "me", "me/work")
+            if k in queries_large
+        ]
+        constant = all(queries_small.get(k) == queries_large[k] for k in keys)
+        fewer = all(queries_large[k] <= before.get(k, queries_large[k]) for k in keys)
+        rows.append(
+            (
+                f"{vendor}: queries per request constant and no more than at 97a2f21",
+                ", ".join(
+                    f"{k} {before.get(k, '?')} → {queries_large[k]}"
+                    + (
+                        ""
+                        if queries_small.get(k) == queries_large[k]
+                        else f" ({queries_small.get(k)} at {fs:,})"
+                    )
+                    for k in keys
+                ),
+                mark(constant and fewer),
+            )
+        )
+    return rows
 
 
 # --- main -----------------------------------------------------------------------------------------
@@ -1029,9 +1212,20 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="Timed requests per row.")
     parser.add_argument("--http-seconds", type=int, default=20)
     parser.add_argument("--http-connections", type=int, default=4)
+    parser.add_argument("--http-workers", type=int, default=HTTP_SERVER["workers"])
+    parser.add_argument("--http-threads", type=int, default=HTTP_SERVER["threads"])
+    parser.add_argument("--http-worker-class", default=HTTP_SERVER["worker_class"])
+    parser.add_argument(
+        "--http-only",
+        action="store_true",
+        help="Only the HTTP run on the large data sets (to compare server configurations).",
+    )
     parser.add_argument("--databases", default=",".join(VENDORS))
     parser.add_argument("--jobs", type=int, default=2, help="Data sets seeded at a time.")
     parser.add_argument("--reseed", action="store_true", help="Seed the data sets anew.")
+    parser.add_argument(
+        "--seed-only", action="store_true", help="Seed the data sets that are missing, then stop."
+    )
     parser.add_argument("--quick", action="store_true", help="2 000 and 1 000 families.")
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument(
@@ -1078,6 +1272,33 @@ def main() -> None:
     seed_all(
         [d for pair in sets.values() for d in pair.values()], reseed=args.reseed, jobs=args.jobs
     )
+    if args.seed_only:
+        return
+    if args.http_only:  # the token and case of the last full measurement of the same sizes
+        for vendor, pair in sets.items():
+            data = pair["large"]
+            last = json.loads((BENCH_DIR / f"{data.name}.result.{run_tag}.json").read_text())
+            http = http_load(
+                data,
+                last["measure"]["token"],
+                last["measure"]["probe_case"],
+                args.http_seconds,
+                args.http_connections,
+                server={
+                    "workers": args.http_workers,
+                    "threads": args.http_threads,
+                    "worker_class": args.http_worker_class,
+                },
+            )
+            floor = http.get("floor") or {}
+            print(
+                f"{vendor} {http.get('server')}: case detail {http.get('rps', 0):.0f} req/s "
+                f"p50 {http.get('p50_ms', 0):.1f} p99 {http.get('p99_ms', 0):.1f} ms, "
+                f"{http.get('errors')} errors; floor {floor.get('rps', 0):.0f} req/s "
+                f"p99 {floor.get('p99_ms', 0):.1f} ms",
+                flush=True,
+            )
+        return
     for vendor, pair in sets.items():
         results[vendor] = {}
         for size, data in pair.items():
@@ -1097,6 +1318,11 @@ def main() -> None:
                     entry["measure"]["probe_case"],
                     args.http_seconds,
                     args.http_connections,
+                    server={
+                        "workers": args.http_workers,
+                        "threads": args.http_threads,
+                        "worker_class": args.http_worker_class,
+                    },
                 )
             results[vendor][size] = entry
             (BENCH_DIR / f"{data.name}.result.{run_tag}.json").write_text(

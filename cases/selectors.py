@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from cases.identity_code import identity_code_lookup_q
@@ -77,14 +77,21 @@ def responsible_post(*, case: Case) -> OrganisationMembership | None:
 
 
 def me_get(*, user: User) -> User:
-    """The user with their memberships in force (`active_memberships`) and family roles."""
+    """The user with their memberships in force (`active_memberships`) and family roles, in
+    two queries: onto the request's user, whom authentication loaded already (issue 19)."""
     memberships = OrganisationMembership.objects.filter(in_force(start=None)).select_related(
         "organisation"
     )
-    return User.objects.prefetch_related(
+    # Read afresh even if this object was given them before (a user object kept across calls).
+    if hasattr(user, "active_memberships"):
+        del user.active_memberships
+    getattr(user, "_prefetched_objects_cache", {}).pop("family_memberships", None)
+    prefetch_related_objects(
+        [user],
         Prefetch("memberships", queryset=memberships, to_attr="active_memberships"),
         "family_memberships",
-    ).get(pk=user.pk)
+    )
+    return user
 
 
 def workers_of(*, organisation: Organisation) -> QuerySet[User]:
@@ -432,8 +439,9 @@ def my_work(*, user: User, today=None, horizon_days: int = 14) -> MyWork:
         and not (a.protected and policy.hides_protected(accesses[a.case_id]))
     ]
     now = timezone.now()
+    managed = policy.managed_cases(user)  # one subquery, built once for both of its uses
     waiting = Consent.objects.filter(
-        case__in=policy.managed_cases(user),
+        case__in=managed,
         state=Consent.State.PENDING,
         valid_until__gt=now,
     )
@@ -453,7 +461,7 @@ def my_work(*, user: User, today=None, horizon_days: int = 14) -> MyWork:
         consent_recipients=recipients,
         corrections=list(
             CorrectionRequest.objects.filter(
-                case__in=policy.managed_cases(user), status=CorrectionRequest.Status.OPEN
+                case__in=managed, status=CorrectionRequest.Status.OPEN
             ).order_by("created_at", "id")
         ),
     )
