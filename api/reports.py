@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.audit_views import CSVRenderer
+from consent import policy
 from reports import selectors, services
 from reports.models import OrganisationFigure
 
@@ -138,6 +139,8 @@ class OrganisationFigureSerializer(serializers.ModelSerializer):
             "new_families",
         ]
         read_only_fields = ["id", "organisation"]
+        # One row per service and month: entering a month again corrects it (the service).
+        validators: list = []
 
     def get_month_of(self, figure) -> str:
         return figure.month.strftime("%Y-%m")
@@ -153,6 +156,7 @@ class OrganisationFigureListView(generics.ListCreateAPIView):
         return selectors.organisation_figures_for(user=self.request.user)
 
     def create(self, request, *args, **kwargs):
+        policy.require_figure_writer(request.user)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -1768,6 +1768,12 @@ def figure_organisations(user) -> frozenset:
     return worker_organisations(user)
 
 
+def require_figure_writer(user) -> None:
+    """PermissionDenied for anyone who is a worker of no organisation now."""
+    if not figure_organisations(user):
+        raise PermissionDenied(_("Only an organisation's workers can enter its figures."))
+
+
 def require_may_enter_figures(user, organisation_id) -> None:
     if organisation_id not in figure_organisations(user):
         raise PermissionDenied(_("You can enter figures only for your own organisation."))

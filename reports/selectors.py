@@ -406,6 +406,9 @@ def _tally(months: list[str]) -> tuple[Tally, dict]:
         if row["areas"] is not None:
             municipality_areas[row["id"]] += (row["areas"],)
     tally = Tally(municipality_areas=dict(municipality_areas), months=set(months))
+    every_area = tuple(
+        {area for member_areas in municipality_areas.values() for area in member_areas}
+    )
 
     in_force_nd = NonDisclosure.objects.filter(
         member__family=OuterRef("family_id"), lifted_at__isnull=True
@@ -623,7 +626,8 @@ def _tally(months: list[str]) -> tuple[Tally, dict]:
         municipality = row["organisation__municipality_id"]
         areas = None
         if municipality is None:
-            areas = (row["organisation__area_id"],) if row["organisation__area_id"] else ()
+            # An organisation of no one area (a region-wide NGO) shows in every area.
+            areas = (row["organisation__area_id"],) if row["organisation__area_id"] else every_area
         for name in ("participants", "sessions", "new_families"):
             tally.add(
                 f"organisation_{name}",
