@@ -874,3 +874,39 @@ def indicators_csv_rows(report: dict) -> list[list[str]]:
                     ]
                 )
     return rows
+
+
+def feedback_texts(*, user, area) -> list[str]:
+    """The families' free text of an area, for its coordinator's report page only: the whole
+    history at once (no month, so no range can isolate one answer), sorted, and nothing until
+    there are at least the threshold's number of them. Never exported."""
+    policy.indicator_areas(user)
+    texts = sorted(
+        FeedbackAnswer.objects.filter(area=area)
+        .exclude(free_text="")
+        .values_list("free_text", flat=True)
+    )
+    return texts if len(texts) >= settings.REPORTS_SUPPRESSION_THRESHOLD else []
+
+
+def report_page(*, user, params) -> dict:
+    """What the coordinators' report page shows: the areas to choose from, the chosen filters'
+    suppressed indicators (the same as the API's), and the area's free text."""
+    areas = list(policy.indicator_areas(user).prefetch_related("municipalities"))
+    today = timezone.localdate()
+    default_start = (today.replace(day=1) - datetime.timedelta(days=150)).strftime("%Y-%m")
+    area_code = params.get("area") or (areas[0].code if areas else "")
+    filters = report_filters(
+        user=user,
+        area=area_code,
+        municipality=params.get("municipality"),
+        kind=params.get("organisation_kind"),
+        start=params.get("from") or default_start,
+        end=params.get("to") or today.strftime("%Y-%m"),
+    )
+    return {
+        "areas": areas,
+        "filters": filters,
+        "report": indicators_for(filters),
+        "texts": feedback_texts(user=user, area=filters.area),
+    }
