@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, Max, Min, OuterRef, Subquery
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -52,11 +53,16 @@ class Indicator:
     of: tuple[str, ...] = ()
 
 
+def _formatted(template, **values):
+    """A translatable template filled in when shown, in the language of the moment."""
+    return lazy(lambda: str(template) % {k: str(v) for k, v in values.items()}, str)()
+
+
 def _network_kind(kind: str, label) -> Indicator:
     return Indicator(
         f"network_includes_{kind}",
         "count",
-        _("Open cases whose network includes: %(kind)s") % {"kind": label},
+        _formatted(_("Open cases whose network includes: %(kind)s"), kind=label),
         _(
             "Cases open at the end of the month with at least one network member in force then "
             "from an organisation of this kind."
@@ -260,7 +266,7 @@ INDICATORS: tuple[Indicator, ...] = (
             Indicator(
                 f"feedback_{question}_share",
                 "share",
-                _("%(question)s: share of yes") % {"question": label},
+                _formatted(_("%(question)s: share of yes"), question=label),
                 _("Yes / (yes + no) of the answers in the month; shown when both are shown."),
                 of=(f"feedback_{question}", "yes", "no"),
             ),

@@ -1160,8 +1160,10 @@ def seed_report_data(*, today: datetime.date | None = None) -> int:
     ngo = Organisation.objects.get(code="mll-paijat-hame")
     service = ngo.services.order_by("name_fi").first()
     created = 0
+    first = today.replace(day=1)
     for back in range(6):
-        first = (today.replace(day=1) - datetime.timedelta(days=31 * back)).replace(day=1)
+        if back:
+            first = (first - datetime.timedelta(days=1)).replace(day=1)
         for n in range(9):
             municipality = municipalities[n % len(municipalities)]
             family = Family.objects.create(
