@@ -273,6 +273,7 @@ def test_no_combination_of_filters_ranges_and_exports_yields_or_reveals_a_small_
             response = client.get("/api/v1/reports/indicators/", params)
             assert response.status_code == 200, (params, response.content)
             exported = _read_csv(client.get("/api/v1/reports/indicators.csv", params).content)
+            _shares_only_of_shown_counts(response.json()["indicators"])
             for indicator in response.json()["indicators"]:
                 series = [("", indicator["values"])]
                 series += [(part["label"], part["values"]) for part in indicator["parts"] or ()]
@@ -289,6 +290,26 @@ def test_no_combination_of_filters_ranges_and_exports_yields_or_reveals_a_small_
                         if indicator["kind"] in ("count", "sum") and value is not None:
                             assert value >= T, key
     _no_small_difference(seen, filters)
+
+
+def _shares_only_of_shown_counts(indicators: list) -> None:
+    """A share is shown only when the counts it is made of are shown: otherwise it and a shown
+    count would give the withheld one away."""
+    by_key = {indicator["key"]: indicator for indicator in indicators}
+    for indicator in indicators:
+        if indicator["kind"] != "share":
+            continue
+        of = BY_KEY[indicator["key"]].of
+        for index, entry in enumerate(indicator["values"]):
+            if entry["value"] is None:
+                continue
+            if len(of) == 2:
+                counts = [by_key[key]["values"][index]["value"] for key in of]
+            else:
+                parts = {part["key"]: part for part in by_key[of[0]]["parts"]}
+                counts = [parts[reply]["values"][index]["value"] for reply in of[1:]]
+            assert None not in counts, (indicator["key"], entry)
+            assert min(counts) >= T
 
 
 def _no_small_difference(seen: dict, filters: list) -> None:
