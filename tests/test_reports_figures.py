@@ -86,3 +86,21 @@ def test_the_figures_show_beside_the_areas_suppressed_the_same_way(api, demo_wor
     # 3 sessions and 0 new families are under the threshold.
     assert values["organisation_sessions"] is None
     assert values["organisation_new_families"] is None
+
+
+def test_the_figure_list_has_a_constant_number_of_queries(
+    api, demo_world, django_assert_num_queries
+):
+    from tests.query_counts import REQUEST
+
+    organisation, service = _ngo_service(demo_world)
+    client = api.as_user(demo_world.users[JENNI])
+    # Token with its user, the worker's organisations, the page's count and its rows.
+    for months in (1, 6):
+        OrganisationFigure.objects.all().delete()
+        for month in range(1, months + 1):
+            OrganisationFigure.objects.create(
+                organisation=organisation, service=service, month=f"2026-{month:02d}-01"
+            )
+        with django_assert_num_queries(4 + REQUEST):
+            assert client.get(URL).status_code == 200
