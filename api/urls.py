@@ -28,6 +28,7 @@ from api import (
     plan_actions,
     reassignments,
     referrals,
+    reports,
     responsibility_report,
     workers,
 )
@@ -170,3 +171,19 @@ booking_router = SimpleRouter(trailing_slash=True)
 booking_router.register("booking/slots", bookings.SlotViewSet, basename="booking-slot")
 booking_router.register("bookings", bookings.BookingViewSet, basename="booking")
 urlpatterns += [path("", include(booking_router.urls))]
+
+# Reports (issue 18, api/reports.py): the coordinators' suppressed indicators, as JSON and CSV,
+# and the organisations' own monthly figures.
+urlpatterns += [
+    path("reports/indicators/", reports.IndicatorsView.as_view(), name="report-indicators"),
+    path(
+        "reports/indicators.csv",
+        reports.IndicatorsCSVView.as_view(),
+        name="report-indicators-csv",
+    ),
+    path(
+        "reports/organisation-figures/",
+        reports.OrganisationFigureListView.as_view(),
+        name="report-organisation-figures",
+    ),
+]

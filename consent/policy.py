@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import (
+    Area,
     Case,
     CaseUserObjectPermission,
     ContactRequest,
@@ -1737,3 +1738,57 @@ def require_may_move_booking(access: Access) -> None:
     """Only the family moves a booking to another free time."""
     if not access.is_family:
         raise PermissionDenied(_("Only the family can move a booking."))
+
+
+# --- Reports (issue 18): indicators, organisations' own figures, the family's feedback --------
+#
+# Indicators are anonymised figures for coordinators only (DESIGN.md, "Who may do what"). A
+# coordinator reads the areas of their scope: their organisation's area, or every area when the
+# organisation has none. Organisations' monthly figures are written by that organisation's own
+# workers (and coordinators' scope shows them beside the area's figures).
+
+
+def can_read_indicators(user) -> bool:
+    return is_coordinator(user)
+
+
+def indicator_areas(user) -> QuerySet[Area]:
+    """The areas whose indicators the user may read; PermissionDenied for anyone but a
+    coordinator."""
+    memberships = require_coordinator(user)
+    areas = {m.organisation.area_id for m in memberships}
+    if None in areas:
+        return Area.objects.all()
+    return Area.objects.filter(pk__in=areas)
+
+
+def figure_organisations(user) -> frozenset:
+    """Ids of the organisations whose monthly figures the user may enter: where they are a
+    worker now."""
+    return worker_organisations(user)
+
+
+def require_figure_writer(user) -> None:
+    """PermissionDenied for anyone who is a worker of no organisation now."""
+    if not figure_organisations(user):
+        raise PermissionDenied(_("Only an organisation's workers can enter its figures."))
+
+
+def require_may_enter_figures(user, organisation_id) -> None:
+    """An organisation's own workers in post; in the admin also a superuser."""
+    if user.is_superuser:
+        return
+    if organisation_id not in figure_organisations(user):
+        raise PermissionDenied(_("You can enter figures only for your own organisation."))
+
+
+def figure_organisations_filter(user) -> models.Q:
+    """Which organisations' figures the user may list (the admin): their own; a superuser all."""
+    if user.is_superuser:
+        return models.Q()
+    return models.Q(organisation_id__in=figure_organisations(user))
+
+
+def feedback_guardian(user, case: Case) -> FamilyMember | None:
+    """The user's guardian row in the case's family, who may answer its feedback prompts."""
+    return guardian_in_family(user, case.family_id)

@@ -134,6 +134,7 @@ INSTALLED_APPS = [
     "cases",
     "consent",
     "audit",
+    "reports",
     "api",
     "portal",
 ]
@@ -351,6 +352,11 @@ if not DEBUG:
 # Content-Security-Policy (django-csp 4): only our own origin, no inline script or style, no
 # plugins, no framing. The API docs page widens script, style and image sources to the CDN that
 # serves Swagger UI, on that page only (koordinointi/urls.py).
+# Reports (issue 18): a figure under this count is shown as "< N" and never exported.
+REPORTS_SUPPRESSION_THRESHOLD = env_int("REPORTS_SUPPRESSION_THRESHOLD", 5)
+if REPORTS_SUPPRESSION_THRESHOLD < 1:
+    raise ImproperlyConfigured("REPORTS_SUPPRESSION_THRESHOLD must be at least 1")
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

@@ -9,7 +9,7 @@ from django.urls import include, path
 from django.views.decorators.http import require_GET
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from api import worker_signin
+from api import report_page, worker_signin
 from api.schema import SchemaView
 
 
@@ -39,6 +39,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("portal/", include("portal.urls")),
+    # The coordinators' report page (issue 18, api/report_page.py).
+    path("reports/", report_page.report_page, name="report-page"),
     # Workers' sign-in through their organisation's identity provider (api/worker_signin.py).
     path("signin/", worker_signin.signin, name="worker-signin"),
     path("signin/callback/", worker_signin.callback, name="worker-signin-callback"),

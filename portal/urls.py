@@ -4,7 +4,7 @@ answers 404 to anyone but a guardian of that family (tests/test_portal_matrix.py
 from django.urls import path
 from django.views.i18n import set_language
 
-from portal import booking, contact, conversations, oidc, views
+from portal import booking, contact, conversations, feedback, oidc, views
 
 app_name = "portal"
 urlpatterns = [
@@ -55,6 +55,8 @@ urlpatterns = [
         booking.booking_move,
         name="booking_move",
     ),
+    # The family's anonymous feedback (issue 18, portal/feedback.py).
+    path("cases/<uuid:case_id>/feedback/", feedback.feedback, name="feedback"),
     path("consents/<uuid:consent_id>/grant/", views.consent_grant, name="grant"),
     path("consents/<uuid:consent_id>/refuse/", views.consent_refuse, name="refuse"),
     path("consents/<uuid:consent_id>/withdraw/", views.consent_withdraw, name="withdraw"),

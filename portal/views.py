@@ -33,6 +33,7 @@ from portal.forms import CorrectionForm, LoginForm
 from portal.oidc import end_session_url
 from portal.signin import render_login, safe_next_target
 from portal.throttles import PortalLoginThrottle
+from reports import selectors as report_selectors
 
 HISTORY_PAGE_SIZE = 50
 
@@ -160,7 +161,16 @@ def case_detail(request, case_id):
         categories=page.categories,
         sources=page.sources,
     )
-    return _page(request, "portal/case.html", case=case, current="case", **page.context)
+    # A question of the family's feedback waiting for an answer (issue 18), linked on the page.
+    prompt = report_selectors.open_feedback_prompt(user=request.user, case=case)
+    return _page(
+        request,
+        "portal/case.html",
+        case=case,
+        current="case",
+        feedback_prompt=prompt,
+        **page.context,
+    )
 
 
 @family_page("members")

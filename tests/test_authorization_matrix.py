@@ -324,6 +324,14 @@ TABLE: dict[str, dict[str, Probe]] = {
         "POST": P("queued_case", "reassign"),
     },
     "/api/v1/coordination/report/": {"GET": P("signed_in", "coordinate")},
+    # Reports (issue 18): the suppressed indicators for coordinators only (403 for everyone
+    # else); organisations' own figures: each worker lists and enters their organisation's.
+    "/api/v1/reports/indicators/": {"GET": P("signed_in", "coordinate")},
+    "/api/v1/reports/indicators.csv": {"GET": P("signed_in", "coordinate")},
+    "/api/v1/reports/organisation-figures/": {
+        "GET": P("signed_in", "read"),
+        "POST": P("signed_in", "enter_figures"),
+    },
     "/api/v1/coordination/workers/{pk}/deactivate/": {
         "POST": P("deactivatable_worker", "deactivate"),
     },
@@ -902,6 +910,7 @@ def _build_world(demo_world) -> World:
                     "keep_catalogue": {KAISA},
                     "intake": {KAISA},
                     "publish": WORKERS,
+                    "enter_figures": WORKERS,
                 },
             )
         ],

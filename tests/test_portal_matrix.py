@@ -72,6 +72,8 @@ TABLE = {
     "notes": ("case", {"GET"}),
     # The family's correction requests: the page and its form (issue 16).
     "corrections": ("case", {"GET", "POST"}),
+    # The family's anonymous feedback (issue 18): the questions and the answer.
+    "feedback": ("case", {"GET", "POST"}),
     # The family's own copy (issue 16): one download of both, and each alone.
     "copy": ("case", {"GET"}),
     "copy_html": ("case", {"GET"}),

@@ -1133,3 +1133,71 @@ def seed(*, today: datetime.date | None = None) -> SeedResult:
     seed_case_network(case=case, users=users, organisations=organisations, result=seeder.result)
     seeder.result.case = case
     return seeder.result
+
+
+# --- Report data (issue 18) ------------------------------------------------------------------
+# Enough anonymous-looking cases in the south area for the coordinators' report to show figures
+# above the suppression threshold: families "Raporttiperhe N" with no members, cases of a
+# worker who is no persona, over the last six months. seed_demo adds them after the scenario;
+# demo.seed() (the tests' world) does not, so no persona's data changes.
+REPORT_FAMILY_PREFIX = "Raporttiperhe"
+REPORT_WORKER = "raportti.tyontekija"
+
+
+@transaction.atomic
+def seed_report_data(*, today: datetime.date | None = None) -> int:
+    """The report's demo cases, organisations' figures and feedback answers; the number of
+    cases created (0 when they are there already)."""
+    from reports.models import FeedbackAnswer, OrganisationFigure
+
+    if Family.objects.filter(name__startswith=REPORT_FAMILY_PREFIX).exists():
+        return 0
+    today = today or timezone.localdate()
+    organisation = Organisation.objects.get(code="orimattila-vapaa-aika")
+    worker, _created = User.objects.get_or_create(
+        username=REPORT_WORKER,
+        defaults={"first_name": "Raportti", "last_name": "Työntekijä", "password": "!"},
+    )
+    OrganisationMembership.objects.get_or_create(user=worker, organisation=organisation)
+    municipalities = list(Municipality.objects.filter(code__in=["orimattila", "iitti", "myrskyla"]))
+    area = Area.objects.get(code="south")
+    ngo = Organisation.objects.get(code="mll-paijat-hame")
+    service = ngo.services.order_by("name_fi").first()
+    created = 0
+    first = today.replace(day=1)
+    for back in range(6):
+        if back:
+            first = (first - datetime.timedelta(days=1)).replace(day=1)
+        for n in range(9):
+            municipality = municipalities[n % len(municipalities)]
+            family = Family.objects.create(
+                name=f"{REPORT_FAMILY_PREFIX} {first:%Y-%m} {n}",
+                municipality=municipality,
+                recorded_by=organisation,
+            )
+            opened = timezone.make_aware(
+                datetime.datetime.combine(first + datetime.timedelta(days=n), datetime.time(9))
+            )
+            closed = back > 0 and n < 6
+            Case.objects.create(
+                family=family,
+                responsible_worker=worker,
+                responsible_organisation=organisation,
+                opened_at=opened,
+                status=Case.Status.CLOSED if closed else Case.Status.OPEN,
+                closed_at=opened + datetime.timedelta(days=20) if closed else None,
+                closing_reason="Tavoitteet saavutettu" if closed else "",
+            )
+            created += 1
+        FeedbackAnswer.objects.bulk_create(
+            FeedbackAnswer(area=area, month=first, help_at_right_time=reply)
+            for reply in ["yes"] * 7 + ["no"] * 5 + [""] * 5
+        )
+        if service is not None:
+            OrganisationFigure.objects.get_or_create(
+                organisation=ngo,
+                service=service,
+                month=first,
+                defaults={"participants": 24 + back, "sessions": 8, "new_families": 5},
+            )
+    return created

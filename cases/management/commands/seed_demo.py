@@ -31,7 +31,11 @@ class Command(BaseCommand):
             )
         with transaction.atomic():
             result = demo.seed()
+            # The coordinators' report (issue 18): cases of the south area beside the scenario.
+            report_cases = demo.seed_report_data()
 
+        if report_cases:
+            self.stdout.write(f"Report data: {report_cases} cases in the south area.")
         if result.changed:
             self.stdout.write(self.style.SUCCESS("Seeded the Päijät-Häme demo."))
             for label, counter in (("Created", result.created), ("Updated", result.updated)):
