@@ -15,6 +15,7 @@ from api import (
     families,
     family_copy,
     handovers,
+    hsds,
     incoming_referrals,
     intake,
     legal_bases,
@@ -170,3 +171,19 @@ booking_router = SimpleRouter(trailing_slash=True)
 booking_router.register("booking/slots", bookings.SlotViewSet, basename="booking-slot")
 booking_router.register("bookings", bookings.BookingViewSet, basename="booking")
 urlpatterns += [path("", include(booking_router.urls))]
+
+# Open Referral HSDS 3.0 (issue 17, api/hsds.py): the catalogue in HSDS JSON, public and
+# read-only, its paths as the HSDS API specification has them (no trailing slash).
+hsds_router = SimpleRouter(trailing_slash=False)
+hsds_router.register("services", hsds.ServiceViewSet, basename="hsds-service")
+hsds_router.register("organizations", hsds.OrganisationViewSet, basename="hsds-organization")
+hsds_router.register("taxonomy_terms", hsds.TaxonomyTermViewSet, basename="hsds-taxonomy-term")
+hsds_router.register(
+    "service_at_locations", hsds.ServiceAtLocationViewSet, basename="hsds-service-at-location"
+)
+urlpatterns += [
+    path("hsds/", hsds.RootView.as_view(), name="hsds-root"),
+    path("hsds/taxonomies", hsds.TaxonomyListView.as_view(), name="hsds-taxonomies"),
+    path("hsds/taxonomies/<uuid:pk>", hsds.TaxonomyView.as_view(), name="hsds-taxonomy"),
+    path("hsds/", include(hsds_router.urls)),
+]
