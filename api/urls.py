@@ -172,6 +172,22 @@ booking_router.register("booking/slots", bookings.SlotViewSet, basename="booking
 booking_router.register("bookings", bookings.BookingViewSet, basename="booking")
 urlpatterns += [path("", include(booking_router.urls))]
 
+# Organisations keep their own catalogue entries, coordinators everyone's and the taxonomy
+# (issue 17, api/catalogue.py).
+catalogue_router = SimpleRouter(trailing_slash=True)
+for prefix, viewset, basename in [
+    ("services", catalogue.CatalogueServiceViewSet, "service"),
+    ("locations", catalogue.CatalogueLocationViewSet, "location"),
+    ("services-at-locations", catalogue.CatalogueServiceAtLocationViewSet, "service-at-location"),
+    ("schedules", catalogue.CatalogueScheduleViewSet, "schedule"),
+    ("contacts", catalogue.CatalogueContactViewSet, "contact"),
+    ("phones", catalogue.CataloguePhoneViewSet, "phone"),
+    ("activities", catalogue.CatalogueActivityViewSet, "activity"),
+    ("taxonomy-terms", catalogue.CatalogueTaxonomyTermViewSet, "taxonomy-term"),
+]:
+    catalogue_router.register(f"catalogue/{prefix}", viewset, basename=f"catalogue-{basename}")
+urlpatterns += [path("", include(catalogue_router.urls))]
+
 # Open Referral HSDS 3.0 (issue 17, api/hsds.py): the catalogue in HSDS JSON, public and
 # read-only, its paths as the HSDS API specification has them (no trailing slash).
 hsds_router = SimpleRouter(trailing_slash=False)
