@@ -1129,9 +1129,15 @@ def catalogue_keeper_organisations(user, *, now=None) -> frozenset | None:
     return worker_organisations(user, now=now)
 
 
-def may_keep_catalogue_entries(user) -> bool:
-    """Whether the user keeps any organisation's entries at all."""
-    return catalogue_keeper_organisations(user) != frozenset()
+_ASK = object()  # not given: the functions below ask the database
+
+
+def may_keep_catalogue_entries(user, *, organisations=_ASK) -> bool:
+    """Whether the user keeps any organisation's entries at all (`organisations`: what
+    `catalogue_keeper_organisations` answered in this request, when the caller has it)."""
+    if organisations is _ASK:
+        organisations = catalogue_keeper_organisations(user)
+    return organisations != frozenset()
 
 
 def may_keep_taxonomy(user) -> bool:
@@ -1139,9 +1145,10 @@ def may_keep_taxonomy(user) -> bool:
     return is_coordinator(user)
 
 
-def catalogue_entries_for_user(user, queryset: QuerySet) -> QuerySet:
+def catalogue_entries_for_user(user, queryset: QuerySet, *, organisations=_ASK) -> QuerySet:
     """The entries of `queryset` (one kind of catalogue entry) that the user keeps."""
-    organisations = catalogue_keeper_organisations(user)
+    if organisations is _ASK:
+        organisations = catalogue_keeper_organisations(user)
     if organisations is None:
         return queryset
     owned = models.Q(pk__in=[])
@@ -1172,10 +1179,11 @@ def _may_use_location(organisations, location) -> bool:
     return location.is_meeting_place or location.organisation_id in organisations
 
 
-def may_keep_catalogue_entry(user, entry) -> bool:
+def may_keep_catalogue_entry(user, entry, *, organisations=_ASK) -> bool:
     """Whether the user may write `entry` as it now is (a change is checked before and after:
     an entry cannot be moved to an organisation its keeper does not keep)."""
-    organisations = catalogue_keeper_organisations(user)
+    if organisations is _ASK:
+        organisations = catalogue_keeper_organisations(user)
     if organisations is None:
         return True
     owners = _catalogue_owners(entry)
