@@ -3,11 +3,14 @@ uses it for the models' boolean fields; UTC date-time filters; and the catalogue
 which the public catalogue, the coordinators' catalogue and a case's referrals share."""
 
 import datetime
+import re
+import uuid
 
 import django_filters
 from django import forms
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import FilterSet as RestFilterSet
 from django_filters.widgets import BooleanWidget
@@ -15,6 +18,60 @@ from drf_spectacular.utils import extend_schema_field
 
 from cases import selectors
 from cases.models import Service, ServiceLanguage
+
+_CODE = re.compile(r"^[-a-zA-Z0-9_]{1,80}$")
+
+
+class _CodeOrIdField(forms.CharField):
+    """A UUID, or a code (a slug): `("id", UUID)` or `("code", text)`; anything else is refused
+    with a message that says what fits, not "Enter a valid UUID"."""
+
+    def __init__(self, *args, noun: "str | Promise" = "", **kwargs):
+        self.noun = noun
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value):
+        value = (super().to_python(value) or "").strip()
+        if value in self.empty_values:
+            return None
+        try:
+            return ("id", uuid.UUID(value))
+        except ValueError:
+            pass
+        if _CODE.match(value):
+            return ("code", value.lower())
+        raise forms.ValidationError(
+            _("Give the %(noun)s's code (e.g. asikkala) or its id.") % {"noun": self.noun},
+            code="invalid",
+        )
+
+
+@extend_schema_field({"type": "string", "description": "A code (e.g. asikkala) or a UUID."})
+class CodeOrIdFilter(django_filters.Filter):
+    """An object named by its code or its id: `?municipality=asikkala` and
+    `?municipality=<uuid>` find the same. An unknown code finds nothing, as an unknown id does.
+    `field_name` is the path to the object; `through` an optional path that may repeat rows
+    (many-to-many), matched by a subquery so that no row comes twice."""
+
+    field_class = _CodeOrIdField
+
+    def __init__(self, *args, noun: "str | Promise", code_field: str = "code", **kwargs):
+        self.code_field = code_field
+        super().__init__(*args, noun=noun, **kwargs)
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        kind, given = value
+        lookup = (
+            f"{self.field_name}__{self.code_field}__iexact" if kind == "code" else (self.field_name)
+        )
+        if "__" in self.field_name or kind == "code":
+            # Through a many-to-many path a row could match twice: a subquery keeps each once.
+            return qs.filter(
+                pk__in=qs.model._default_manager.filter(**{lookup: given}).values("pk")
+            )
+        return qs.filter(**{lookup: given})
 
 
 class _StrictBooleanWidget(BooleanWidget):
@@ -79,8 +136,10 @@ class AgeFilter(django_filters.NumberFilter):
 
 
 class ServiceFilter(FilterSet):
-    municipality = django_filters.UUIDFilter(field_name="municipalities")
-    organisation = django_filters.UUIDFilter(field_name="organisation")
+    municipality = CodeOrIdFilter(field_name="municipalities", noun=_("municipality"))
+    area = CodeOrIdFilter(field_name="municipalities__areas", noun=_("family-centre area"))
+    organisation = CodeOrIdFilter(field_name="organisation", noun=_("organisation"))
+    taxonomy_term = CodeOrIdFilter(field_name="taxonomy_terms", noun=_("taxonomy term"))
     age = AgeFilter(method="filter_age", label="Child's age in years")
     q = django_filters.CharFilter(method="filter_text", label="Free text")
     language = django_filters.ChoiceFilter(
@@ -91,7 +150,15 @@ class ServiceFilter(FilterSet):
 
     class Meta:
         model = Service
-        fields = ["municipality", "category", "low_threshold", "organisation", "language"]
+        fields = [
+            "municipality",
+            "area",
+            "category",
+            "low_threshold",
+            "organisation",
+            "language",
+            "taxonomy_term",
+        ]
 
     def filter_age(self, queryset, name, value):
         return selectors.service_by_age(queryset, value)

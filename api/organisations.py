@@ -1,18 +1,20 @@
 """The directory of organisations."""
 
 import django_filters
+from django.utils.translation import gettext_lazy as _
 from rest_framework import viewsets
 
 from api import serializers as s
+from api.filters import CodeOrIdFilter
 from api.views import UUID_REGEX
 from cases import selectors
 from cases.models import Organisation
 
 
 class OrganisationFilter(django_filters.FilterSet):
-    # By id, not by choice of existing rows: an unknown id finds nothing rather than a 400.
-    area = django_filters.UUIDFilter(field_name="area")
-    municipality = django_filters.UUIDFilter(field_name="municipality")
+    # By code or id, not by choice of existing rows: an unknown one finds nothing, not a 400.
+    area = CodeOrIdFilter(field_name="area", noun=_("family-centre area"))
+    municipality = CodeOrIdFilter(field_name="municipality", noun=_("municipality"))
 
     class Meta:
         model = Organisation

@@ -1,7 +1,7 @@
 """Input and output serializers. No domain rules here: those live in services and the policy."""
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -13,18 +13,24 @@ from cases.models import (
     PROTECTED_MEMBER_FIELDS,
     Area,
     Case,
+    Contact,
     Family,
     FamilyMember,
     Handover,
     Invitation,
+    Location,
     Municipality,
     NetworkMember,
     Note,
     Organisation,
     OrganisationMembership,
+    Phone,
     Plan,
+    Schedule,
     Service,
+    ServiceAtLocation,
     ServiceLanguage,
+    TaxonomyTerm,
     User,
 )
 from consent import policy
@@ -98,6 +104,76 @@ class OrganisationSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "kind", "area", "municipality", "phone", "email"]
 
 
+# --- The catalogue's entries as the API shows them (issue 17) ---
+
+
+class TaxonomyTermRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TaxonomyTerm
+        fields = ["id", "code", "taxonomy", "name_fi", "name_sv", "name_en"]
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Schedule
+        fields = ["id", "freq", "byday", "opens_at", "closes_at", "valid_from", "valid_to"]
+        fields += ["description"]
+
+
+class PhoneSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Phone
+        fields = ["id", "number", "extension", "type", "description"]
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    phones = PhoneSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Contact
+        fields = ["id", "name", "title", "department", "email", "phones"]
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    municipality = MunicipalityRefSerializer(read_only=True, allow_null=True)
+    schedules = ScheduleSerializer(many=True, read_only=True)
+    phones = PhoneSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Location
+        fields = [
+            "id",
+            "location_type",
+            "is_meeting_place",
+            "name_fi",
+            "name_sv",
+            "name_en",
+            "description",
+            "transportation",
+            "accessibility",
+            "url",
+            "address",
+            "postal_code",
+            "city",
+            "municipality",
+            "latitude",
+            "longitude",
+            "schedules",
+            "phones",
+        ]
+
+
+class ServiceLocationSerializer(serializers.ModelSerializer):
+    """Where a service is given: the location, and the opening hours of the service there."""
+
+    location = LocationSerializer(read_only=True)
+    schedules = ScheduleSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ServiceAtLocation
+        fields = ["id", "description", "location", "schedules"]
+
+
 class ServiceSerializer(serializers.ModelSerializer):
     organisation = OrganisationRefSerializer(read_only=True)
     municipalities = MunicipalityRefSerializer(many=True, read_only=True)
@@ -107,6 +183,14 @@ class ServiceSerializer(serializers.ModelSerializer):
         slug_field="language",
         help_text=_("Languages the service is offered in."),
     )
+    status = serializers.SerializerMethodField(
+        help_text=_("As HSDS 3.0 says it: active, inactive or temporarily closed.")
+    )
+    taxonomy_terms = TaxonomyTermRefSerializer(many=True, read_only=True)
+    locations = ServiceLocationSerializer(source="at_locations", many=True, read_only=True)
+    schedules = ScheduleSerializer(many=True, read_only=True)
+    contacts = ContactSerializer(many=True, read_only=True)
+    phones = PhoneSerializer(many=True, read_only=True)
 
     class Meta:
         model = Service
@@ -124,7 +208,30 @@ class ServiceSerializer(serializers.ModelSerializer):
             "organisation",
             "municipalities",
             "languages",
+            "status",
+            "alert",
+            "url",
+            "email",
+            "eligibility_description",
+            "application_process",
+            "fees_description",
+            "taxonomy_terms",
+            "locations",
+            "schedules",
+            "contacts",
+            "phones",
+            "updated_at",
         ]
+
+    def get_status(self, service) -> Literal["active", "inactive", "temporarily closed"]:
+        return service_status(service)
+
+
+def service_status(service: Service) -> Literal["active", "inactive", "temporarily closed"]:
+    """HSDS 3.0's `status` of a catalogue service."""
+    if not service.is_active:
+        return "inactive"
+    return "temporarily closed" if service.temporarily_closed else "active"
 
 
 class ServiceRefSerializer(serializers.ModelSerializer):

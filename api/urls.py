@@ -15,6 +15,7 @@ from api import (
     families,
     family_copy,
     handovers,
+    hsds,
     incoming_referrals,
     intake,
     legal_bases,
@@ -186,4 +187,36 @@ urlpatterns += [
         reports.OrganisationFigureListView.as_view(),
         name="report-organisation-figures",
     ),
+]
+
+# Organisations keep their own catalogue entries, coordinators everyone's and the taxonomy
+# (issue 17, api/catalogue.py).
+catalogue_router = SimpleRouter(trailing_slash=True)
+for prefix, viewset, basename in [
+    ("services", catalogue.CatalogueServiceViewSet, "service"),
+    ("locations", catalogue.CatalogueLocationViewSet, "location"),
+    ("services-at-locations", catalogue.CatalogueServiceAtLocationViewSet, "service-at-location"),
+    ("schedules", catalogue.CatalogueScheduleViewSet, "schedule"),
+    ("contacts", catalogue.CatalogueContactViewSet, "contact"),
+    ("phones", catalogue.CataloguePhoneViewSet, "phone"),
+    ("activities", catalogue.CatalogueActivityViewSet, "activity"),
+    ("taxonomy-terms", catalogue.CatalogueTaxonomyTermViewSet, "taxonomy-term"),
+]:
+    catalogue_router.register(f"catalogue/{prefix}", viewset, basename=f"catalogue-{basename}")
+urlpatterns += [path("", include(catalogue_router.urls))]
+
+# Open Referral HSDS 3.0 (issue 17, api/hsds.py): the catalogue in HSDS JSON, public and
+# read-only, its paths as the HSDS API specification has them (no trailing slash).
+hsds_router = SimpleRouter(trailing_slash=False)
+hsds_router.register("services", hsds.ServiceViewSet, basename="hsds-service")
+hsds_router.register("organizations", hsds.OrganisationViewSet, basename="hsds-organization")
+hsds_router.register("taxonomy_terms", hsds.TaxonomyTermViewSet, basename="hsds-taxonomy-term")
+hsds_router.register(
+    "service_at_locations", hsds.ServiceAtLocationViewSet, basename="hsds-service-at-location"
+)
+urlpatterns += [
+    path("hsds/", hsds.RootView.as_view(), name="hsds-root"),
+    path("hsds/taxonomies", hsds.TaxonomyListView.as_view(), name="hsds-taxonomies"),
+    path("hsds/taxonomies/<uuid:pk>", hsds.TaxonomyView.as_view(), name="hsds-taxonomy"),
+    path("hsds/", include(hsds_router.urls)),
 ]

@@ -11,16 +11,24 @@ from django.db import models
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from cases import selectors
+from cases import catalogue, selectors
 from cases.models import (
+    Activity,
     Area,
+    Contact,
+    Location,
     Municipality,
     Organisation,
     OrganisationMembership,
+    Phone,
+    Schedule,
     Service,
+    ServiceAtLocation,
     ServiceLanguage,
+    TaxonomyTerm,
     User,
 )
+from consent import policy
 
 admin.site.site_header = _("Koordinointi: family-centre administration")
 admin.site.site_title = _("Koordinointi")
@@ -98,9 +106,73 @@ class ServiceLanguageInline(admin.TabularInline):
     model = ServiceLanguage
     extra = 0
 
+    # The languages are part of the service: whoever keeps the service keeps them.
+    def has_view_permission(self, request, obj=None):
+        return _may_keep(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj)
+
+    has_change_permission = has_view_permission
+    has_delete_permission = has_view_permission
+
+
+def _kept(request):
+    """The organisations whose entries the user keeps, asked once per request (the admin asks
+    for every model of its menu)."""
+    if not hasattr(request, "_catalogue_kept"):
+        request._catalogue_kept = policy.catalogue_keeper_organisations(request.user)
+    return request._catalogue_kept
+
+
+def _may_keep(request, obj=None) -> bool:
+    if obj is None:
+        return policy.may_keep_catalogue_entries(request.user, organisations=_kept(request))
+    return policy.may_keep_catalogue_entry(request.user, obj, organisations=_kept(request))
+
+
+class CatalogueEntryAdmin(admin.ModelAdmin):
+    """A kind of catalogue entry in the admin, kept as in the API (issue 17): an organisation's
+    workers (staff accounts) see and change only their organisation's entries, coordinators
+    everyone's; every decision is consent/policy.py's, every write cases/catalogue.py's."""
+
+    def get_queryset(self, request):
+        return policy.catalogue_entries_for_user(
+            request.user, super().get_queryset(request), organisations=_kept(request)
+        )
+
+    def has_module_permission(self, request):
+        return _may_keep(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _may_keep(request, obj)
+
+    has_change_permission = has_view_permission
+    has_delete_permission = has_view_permission
+
+    def has_add_permission(self, request):
+        return _may_keep(request)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "organisation":
+            kept = _kept(request)
+            if kept is not None:
+                kwargs["queryset"] = Organisation.objects.filter(pk__in=kept)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        catalogue.entry_save(actor=request.user, model=type(obj), data={}, entry=obj)
+
+    def delete_model(self, request, obj):
+        catalogue.entry_delete(actor=request.user, entry=obj)
+
+    def delete_queryset(self, request, queryset):
+        for entry in queryset:
+            catalogue.entry_delete(actor=request.user, entry=entry)
+
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(CatalogueEntryAdmin):
     list_display = [
         "name_fi",
         "organisation",
@@ -123,8 +195,7 @@ class ServiceAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["organisation"]
     search_fields = ["name_fi", "name_sv", "name_en", "description", "organisation__name"]
-    autocomplete_fields = ["organisation"]
-    filter_horizontal = ["municipalities"]
+    filter_horizontal = ["municipalities", "taxonomy_terms"]
     inlines = [ServiceLanguageInline]
     fieldsets = [
         (None, {"fields": ["organisation", "category", "is_active"]}),
@@ -133,11 +204,90 @@ class ServiceAdmin(admin.ModelAdmin):
             _("Who it is for"),
             {"fields": ["min_age", "max_age", "low_threshold", "municipalities", "contact"]},
         ),
+        (
+            _("In the service guide"),
+            {
+                "fields": [
+                    "url",
+                    "email",
+                    "eligibility_description",
+                    "application_process",
+                    "fees_description",
+                    "temporarily_closed",
+                    "alert",
+                    "taxonomy_terms",
+                ]
+            },
+        ),
     ]
 
     def get_search_results(self, request, queryset, search_term):
         # The public catalogue's search (cases/selectors.py), not the admin's own.
         return selectors.service_catalogue_search(queryset, search_term), False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # never deleted (referrals name it): `is_active` takes it out
+
+
+@admin.register(Location)
+class LocationAdmin(CatalogueEntryAdmin):
+    list_display = ["name_fi", "organisation", "city", "is_meeting_place", "is_active"]
+    list_filter = ["is_meeting_place", "is_active", "location_type"]
+    list_select_related = ["organisation"]
+    search_fields = ["name_fi", "name_sv", "name_en", "address", "city"]
+
+
+@admin.register(ServiceAtLocation)
+class ServiceAtLocationAdmin(CatalogueEntryAdmin):
+    list_display = ["service", "location"]
+    list_select_related = ["service", "location"]
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(CatalogueEntryAdmin):
+    list_display = ["__str__", "service", "location", "service_at_location"]
+    list_select_related = ["service", "location"]
+
+
+@admin.register(Contact)
+class ContactAdmin(CatalogueEntryAdmin):
+    list_display = ["name", "title", "organisation", "service", "location"]
+    list_select_related = ["organisation", "service", "location"]
+
+
+@admin.register(Phone)
+class PhoneAdmin(CatalogueEntryAdmin):
+    list_display = ["number", "type", "organisation", "service", "location", "contact"]
+    list_select_related = ["organisation", "service", "location", "contact"]
+
+
+@admin.register(Activity)
+class ActivityAdmin(CatalogueEntryAdmin):
+    list_display = ["name_fi", "organisation", "location", "starts_at", "is_cancelled"]
+    list_filter = ["kind", "is_cancelled"]
+    list_select_related = ["organisation", "location"]
+
+
+@admin.register(TaxonomyTerm)
+class TaxonomyTermAdmin(admin.ModelAdmin):
+    """The taxonomy: coordinators alone keep it."""
+
+    list_display = ["code", "name_fi", "taxonomy", "parent"]
+    search_fields = ["code", "name_fi", "name_sv", "name_en"]
+
+    def has_module_permission(self, request):
+        if not hasattr(request, "_keeps_taxonomy"):
+            request._keeps_taxonomy = policy.may_keep_taxonomy(request.user)
+        return request._keeps_taxonomy
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    has_change_permission = has_view_permission
+    has_delete_permission = has_view_permission
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
 
 
 class UserCreationForm(auth_forms.AdminUserCreationForm):

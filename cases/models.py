@@ -222,7 +222,7 @@ class Service(models.Model):
     # HSDS `status` "temporarily closed", with `alert` saying why and until when.
     temporarily_closed = models.BooleanField(_("temporarily closed"), default=False)
     alert = models.CharField(_("alert"), max_length=500, blank=True)
-    taxonomy_terms: models.ManyToManyField = models.ManyToManyField(
+    taxonomy_terms: "models.ManyToManyField[TaxonomyTerm, models.Model]" = models.ManyToManyField(
         "TaxonomyTerm", related_name="services", blank=True, verbose_name=_("taxonomy terms")
     )
     updated_at = models.DateTimeField(_("last modified"), auto_now=True)

@@ -263,9 +263,118 @@ def worker_list() -> QuerySet[User]:
 CATALOGUE_SEARCH_FIELDS = ("name_fi", "name_sv", "name_en", "description", "organisation__name")
 
 
+def catalogue_services_detailed(queryset: QuerySet[Service]) -> QuerySet[Service]:
+    """`queryset` with everything a catalogue entry shows, in a constant number of queries:
+    municipalities, languages, taxonomy terms, its active locations (each with its
+    municipality, opening hours and phones), the opening hours at each location, its own
+    opening hours, contacts (with their phones) and phones."""
+    from cases.models import Contact, ServiceAtLocation
+
+    return queryset.select_related("organisation").prefetch_related(
+        "municipalities",
+        "languages",
+        "taxonomy_terms",
+        Prefetch(
+            "at_locations",
+            queryset=ServiceAtLocation.objects.filter(location__is_active=True)
+            .select_related("location__municipality")
+            .prefetch_related("schedules", "location__schedules", "location__phones")
+            .order_by("location__name_fi", "id"),
+        ),
+        "schedules",
+        Prefetch("contacts", queryset=Contact.objects.prefetch_related("phones")),
+        "phones",
+    )
+
+
+def service_catalogue_summaries() -> QuerySet[Service]:
+    """The public catalogue's services alone, their one-to-one fields (HSDS lists)."""
+    return Service.objects.filter(is_active=True).order_by("name_fi", "id")
+
+
 def service_catalogue() -> QuerySet[Service]:
-    """The public catalogue: active services with their organisation, areas and languages."""
-    return service_list().prefetch_related("languages")
+    """The public catalogue: active services with everything their entries show."""
+    return catalogue_services_detailed(Service.objects.filter(is_active=True))
+
+
+def services_in_taxonomy(queryset: QuerySet[Service], wanted: str, *, taxonomy_id) -> QuerySet:
+    """Services with a term of the taxonomy whose id (`taxonomy_id(name)`) is `wanted`."""
+    names = [name for name in taxonomy_names() if taxonomy_id(name) == wanted]
+    return queryset.filter(
+        pk__in=Service.objects.filter(taxonomy_terms__taxonomy__in=names).values("pk")
+    )
+
+
+def taxonomy_names() -> list[str]:
+    """The taxonomies of the catalogue: its terms' taxonomy names, in order."""
+    from cases.models import TaxonomyTerm
+
+    return list(
+        TaxonomyTerm.objects.order_by("taxonomy").values_list("taxonomy", flat=True).distinct()
+    )
+
+
+def taxonomy_terms() -> QuerySet:
+    from cases.models import TaxonomyTerm
+
+    return TaxonomyTerm.objects.order_by("code", "id")
+
+
+def taxonomy_term_search(queryset: QuerySet, text: str) -> QuerySet:
+    for word in text.split():
+        queryset = queryset.filter(
+            Q(code__icontains=word)
+            | Q(name_fi__icontains=word)
+            | Q(name_sv__icontains=word)
+            | Q(name_en__icontains=word)
+            | Q(description__icontains=word)
+        )
+    return queryset
+
+
+def catalogue_name_search(queryset: QuerySet, text: str) -> QuerySet:
+    for word in text.split():
+        queryset = queryset.filter(Q(name__icontains=word) | Q(description__icontains=word))
+    return queryset
+
+
+def catalogue_organisations() -> QuerySet[Organisation]:
+    """Organisations with a service in the public catalogue."""
+    return Organisation.objects.filter(
+        pk__in=Service.objects.filter(is_active=True).values("organisation_id")
+    ).order_by("name", "id")
+
+
+def catalogue_organisations_detailed() -> QuerySet[Organisation]:
+    """The same, each with its phones, contacts, active locations and catalogue services."""
+    from cases.models import Contact, Location
+
+    return catalogue_organisations().prefetch_related(
+        "phones",
+        Prefetch("contacts", queryset=Contact.objects.prefetch_related("phones")),
+        Prefetch(
+            "locations",
+            queryset=Location.objects.filter(is_active=True)
+            .select_related("municipality")
+            .prefetch_related("phones", "schedules")
+            .order_by("name_fi", "id"),
+        ),
+        Prefetch(
+            "services", queryset=Service.objects.filter(is_active=True).order_by("name_fi", "id")
+        ),
+    )
+
+
+def catalogue_services_at_locations() -> QuerySet:
+    """Services of the public catalogue at their active locations."""
+    from cases.models import ServiceAtLocation
+
+    return (
+        ServiceAtLocation.objects.filter(service__is_active=True, location__is_active=True)
+        .select_related("service", "location__municipality")
+        .prefetch_related("schedules", "location__schedules", "location__phones")
+        .order_by("service__name_fi", "location__name_fi", "id")
+    )
 
 
 def service_catalogue_search(queryset: QuerySet[Service], text: str) -> QuerySet[Service]:

@@ -39,7 +39,6 @@ from cases.models import (
     Reassignment,
     Referral,
     Service,
-    ServiceLanguage,
     User,
 )
 from consent import policy
@@ -890,31 +889,6 @@ def handover_reassign(
     Reassignment.objects.create(case=case, handover=handover, coordinator=actor, reason=reason)
     policy.sync_case(case=case)
     return handover
-
-
-@transaction.atomic
-def service_save(*, actor: User, data: dict, service: Service | None = None) -> Service:
-    """Create or change a catalogue service (coordinators; the admin writes the same fields)."""
-    data = dict(data)
-    municipalities = data.pop("municipalities", None)
-    languages = data.pop("languages", None)
-    service = service or Service()
-    for name, value in data.items():
-        setattr(service, name, value)
-    service.full_clean()
-    service.save()
-    if municipalities is not None:
-        service.municipalities.set(municipalities)
-    if languages is not None:
-        service.languages.exclude(language__in=languages).delete()
-        have = set(service.languages.values_list("language", flat=True))
-        ServiceLanguage.objects.bulk_create(
-            [
-                ServiceLanguage(service=service, language=code)
-                for code in sorted(set(languages) - have)
-            ]
-        )
-    return service
 
 
 # --- Emergency access (issue 8): break-the-glass -------------------------------------------------

@@ -1084,8 +1084,143 @@ def reassignment_case_for_user(*, user, case_id, queryset: QuerySet | None = Non
 
 
 def may_keep_catalogue(user) -> bool:
-    """Coordinators keep the service catalogue (through the admin and the API)."""
+    """Coordinators keep the whole service catalogue (/api/v1/coordination/services/ and every
+    organisation's entries); organisations keep their own (`catalogue_keeper_organisations`)."""
     return is_coordinator(user)
+
+
+# --- The service catalogue (issue 17): organisations keep their own entries ----------------------
+#
+# A worker whose worker membership of an organisation is in force keeps that organisation's
+# entries: its services, locations, services at locations, opening hours, contacts, phones and
+# open activities (every worker: an NGO has no separate editor role, and a worker who leaves
+# stops keeping them on the next request). Coordinators keep every organisation's entries, and
+# they alone keep the taxonomy. None of it is family data: nothing here is logged.
+
+# The paths from each kind of entry to the organisation that owns it (one of them is set).
+CATALOGUE_OWNER_PATHS: dict[str, tuple[str, ...]] = {
+    "service": ("organisation_id",),
+    "location": ("organisation_id",),
+    "serviceatlocation": ("service__organisation_id",),
+    "schedule": (
+        "service__organisation_id",
+        "location__organisation_id",
+        "service_at_location__service__organisation_id",
+    ),
+    "contact": ("organisation_id", "service__organisation_id", "location__organisation_id"),
+    "phone": (
+        "organisation_id",
+        "service__organisation_id",
+        "location__organisation_id",
+        "contact__organisation_id",
+        "contact__service__organisation_id",
+        "contact__location__organisation_id",
+    ),
+    "activity": ("organisation_id",),
+}
+
+
+def catalogue_keeper_organisations(user, *, now=None) -> frozenset | None:
+    """The organisations whose catalogue entries the user keeps: None for all (a coordinator),
+    else the ids of those where they are a worker in force (empty: none)."""
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    if is_coordinator(user):
+        return None
+    return worker_organisations(user, now=now)
+
+
+_ASK = object()  # not given: the functions below ask the database
+
+
+def may_keep_catalogue_entries(user, *, organisations=_ASK) -> bool:
+    """Whether the user keeps any organisation's entries at all (`organisations`: what
+    `catalogue_keeper_organisations` answered in this request, when the caller has it)."""
+    if organisations is _ASK:
+        organisations = catalogue_keeper_organisations(user)
+    return organisations != frozenset()
+
+
+def may_keep_taxonomy(user) -> bool:
+    """Coordinators keep the taxonomy; organisations only tag their services with its terms."""
+    return is_coordinator(user)
+
+
+def catalogue_entries_for_user(user, queryset: QuerySet, *, organisations=_ASK) -> QuerySet:
+    """The entries of `queryset` (one kind of catalogue entry) that the user keeps."""
+    if organisations is _ASK:
+        organisations = catalogue_keeper_organisations(user)
+    if organisations is None:
+        return queryset
+    owned = models.Q(pk__in=[])
+    for path in CATALOGUE_OWNER_PATHS[queryset.model._meta.model_name]:
+        owned |= models.Q(**{f"{path}__in": organisations})
+    return queryset.filter(owned)
+
+
+def _catalogue_owners(entry) -> set:
+    """Ids of the organisations that own `entry` (in memory: a new or changed entry too)."""
+    name = entry._meta.model_name
+    if name in ("service", "location", "activity"):
+        return {entry.organisation_id}
+    if name == "serviceatlocation":
+        return {entry.service.organisation_id} if entry.service_id else set()
+    owners: set = set()
+    if getattr(entry, "organisation_id", None):
+        owners.add(entry.organisation_id)
+    for part in ("service", "location", "service_at_location", "contact"):
+        if getattr(entry, f"{part}_id", None):
+            owners |= _catalogue_owners(getattr(entry, part))
+    return owners
+
+
+def _may_use_location(organisations, location) -> bool:
+    """A service is given, and an activity held, at the organisation's own locations, or at
+    the family centre's meeting places, which every organisation shares."""
+    return location.is_meeting_place or location.organisation_id in organisations
+
+
+def may_keep_catalogue_entry(user, entry, *, organisations=_ASK) -> bool:
+    """Whether the user may write `entry` as it now is (a change is checked before and after:
+    an entry cannot be moved to an organisation its keeper does not keep)."""
+    if organisations is _ASK:
+        organisations = catalogue_keeper_organisations(user)
+    if organisations is None:
+        return True
+    owners = _catalogue_owners(entry)
+    if not owners or not owners <= organisations:
+        return False
+    name = entry._meta.model_name
+    if name in ("serviceatlocation", "activity") and entry.location_id:
+        if not _may_use_location(organisations, entry.location):
+            return False
+    if name == "activity" and entry.service_id:
+        return entry.service.organisation_id in organisations
+    return True
+
+
+def _is_public_entry(entry) -> bool:
+    """What the public catalogue shows (and so a keeper of another organisation may know)."""
+    name = entry._meta.model_name
+    if name in ("service", "location"):
+        return entry.is_active
+    if name == "activity":
+        return not entry.is_cancelled
+    return True
+
+
+def catalogue_entry_for_user(*, user, queryset: QuerySet, pk):
+    """One catalogue entry the user keeps; 403 for one the public catalogue shows but they may
+    not keep, 404 for any other (a service taken out of the catalogue, say, or none at all)."""
+    try:
+        entry = queryset.get(pk=pk)
+    except (queryset.model.DoesNotExist, ValidationError, ValueError):
+        raise Http404 from None
+    if may_keep_catalogue_entry(user, entry):
+        return entry
+    if _is_public_entry(entry):
+        raise PermissionDenied
+    raise Http404
 
 
 def require_may_deactivate(*, user, worker) -> None:

@@ -60,10 +60,11 @@ def test_it_lets_the_coordinator_open_the_organisation_and_service_lists(kaisa):
 
 
 def test_it_lists_services_without_a_query_per_row(kaisa, django_assert_num_queries):
-    # 1. session  2. user  3. user permissions  4. group permissions
-    # 5. organisations for the list filter  6. municipalities for the list filter  7. count of
-    # matches  8. count of all  9. the page, with each service's organisation joined in
-    with django_assert_num_queries(9 + REQUEST):
+    # 1. session  2. user  3. user permissions  4. group permissions  5. is she a coordinator
+    # (keeps every organisation's entries)  6. and so keeps the taxonomy (issue 17)
+    # 7. organisations for the list filter  8. municipalities for the list filter  9. count of
+    # matches  10. count of all  11. the page, with each service's organisation joined in
+    with django_assert_num_queries(11 + REQUEST):
         response = kaisa.get("/admin/cases/service/")
     assert response.status_code == 200
     assert response.content.decode().count('class="field-name_fi"') == Service.objects.count()
@@ -174,6 +175,14 @@ def test_it_registers_only_the_catalogue_and_accounts_of_the_domain_apps():
         "cases.Organisation",
         "cases.Service",
         "cases.User",
+        # The rest of the public catalogue (issue 17): no family data.
+        "cases.Activity",
+        "cases.Contact",
+        "cases.Location",
+        "cases.Phone",
+        "cases.Schedule",
+        "cases.ServiceAtLocation",
+        "cases.TaxonomyTerm",
     }
 
 
@@ -181,3 +190,42 @@ def test_it_keeps_family_data_out_of_the_admin(seeded, superuser):
     for model in [Family, FamilyMember, Case, Handover]:
         assert not admin.site.is_registered(model)
     assert signed_in("root").get("/admin/cases/family/").status_code == 404
+
+
+# --- Organisations keep their own catalogue entries in the admin too (issue 17) ---------------
+
+
+def test_an_ngo_worker_keeps_only_her_organisations_entries_in_the_admin(db):
+    from cases.models import Location, OrganisationMembership
+    from tests.factories import LocationFactory, OrganisationFactory, ServiceFactory, UserFactory
+
+    ngo, parish = OrganisationFactory(name="MLL"), OrganisationFactory(name="Seurakunta")
+    worker = UserFactory(username="ngo.staff", is_staff=True)
+    OrganisationMembership.objects.create(user=worker, organisation=ngo)
+    own = ServiceFactory(organisation=ngo, name_fi="Oma palvelu")
+    theirs = ServiceFactory(organisation=parish, name_fi="Toisen palvelu")
+    their_place = LocationFactory(organisation=parish, name_fi="Toisen paikka")
+    client = Client()
+    client.force_login(worker)
+
+    listed = client.get("/admin/cases/service/").content.decode()
+    assert "Oma palvelu" in listed and "Toisen palvelu" not in listed
+    assert client.get(f"/admin/cases/service/{own.pk}/change/").status_code == 200
+    assert client.get(f"/admin/cases/service/{theirs.pk}/change/").status_code != 200
+    assert client.get(f"/admin/cases/location/{their_place.pk}/change/").status_code != 200
+    assert client.get("/admin/cases/taxonomyterm/").status_code == 403
+    # A new location for her organisation, and none for another.
+    added = client.post(
+        "/admin/cases/location/add/",
+        {"organisation": str(ngo.pk), "location_type": "physical", "name_fi": "Perhetalo"},
+    )
+    assert added.status_code == 302, added.content.decode()[:2000]
+    refused = client.post(
+        "/admin/cases/location/add/",
+        {"organisation": str(parish.pk), "location_type": "physical", "name_fi": "Vieras"},
+    )
+    assert refused.status_code == 200  # the form refuses an organisation she does not keep
+    assert set(Location.objects.values_list("name_fi", flat=True)) == {
+        "Perhetalo",
+        "Toisen paikka",
+    }

@@ -29,12 +29,15 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from api import hsds
 from cases import booking, intake, messaging, services
 from cases.models import (
+    Activity,
     Booking,
     BookingSlot,
     Case,
     CaseUserObjectPermission,
+    Contact,
     ContactRequest,
     Conversation,
     CorrectionRequest,
@@ -43,6 +46,7 @@ from cases.models import (
     FamilyMember,
     Handover,
     Invitation,
+    Location,
     Meeting,
     Message,
     Municipality,
@@ -51,12 +55,16 @@ from cases.models import (
     Organisation,
     OrganisationMembership,
     OutboundMail,
+    Phone,
     Plan,
     PlanAction,
     Reassignment,
     Referral,
+    Schedule,
     Service,
+    ServiceAtLocation,
     ServiceLanguage,
+    TaxonomyTerm,
     User,
 )
 from cases.seeding import demo
@@ -86,7 +94,14 @@ WORKERS = frozenset({TIINA, ANNA, OLLI, JENNI, ULLA})
 NOBODY: frozenset = frozenset()
 
 DENIED = frozenset({401, 403, 404})
-PUBLIC_KINDS = {"public", "service"}  # open to everyone, anonymous included: nothing to deny
+PUBLIC_KINDS = {  # open to everyone, anonymous included: nothing to deny
+    "public",
+    "service",
+    "hsds_organisation",
+    "hsds_taxonomy",
+    "hsds_taxonomy_term",
+    "hsds_service_at_location",
+}
 
 
 # --- The table -------------------------------------------------------------------------------
@@ -141,6 +156,18 @@ KIND_PARAMS = {
     "queued_case": {"pk"},
     "deactivatable_worker": {"pk"},
     "catalogue_service": {"pk"},
+    # The catalogue kept by organisations, and in HSDS 3.0 (issue 17).
+    "catalogue_location": {"pk"},
+    "catalogue_service_at_location": {"pk"},
+    "catalogue_schedule": {"pk"},
+    "catalogue_contact": {"pk"},
+    "catalogue_phone": {"pk"},
+    "catalogue_activity": {"pk"},
+    "catalogue_taxonomy_term": {"pk"},
+    "hsds_organisation": {"pk"},
+    "hsds_taxonomy": {"pk"},
+    "hsds_taxonomy_term": {"pk"},
+    "hsds_service_at_location": {"pk"},
     # The front door (issue 17).
     "contact_request": {"pk"},
     # Booking (issue 17).
@@ -343,6 +370,67 @@ TABLE: dict[str, dict[str, Probe]] = {
         "GET": P("catalogue_service", "keep_catalogue", seen_by="see"),
         "PATCH": P("catalogue_service", "keep_catalogue", seen_by="see"),
     },
+    # Organisations keep their own catalogue entries, coordinators everyone's (issue 17): the
+    # workers of the owning organisation (jenni for MLL) and kaisa; another organisation's
+    # entry that the public catalogue shows is 403, one it does not show 404; 403 for who
+    # keeps nothing (hanna, tero). Only coordinators keep the taxonomy.
+    "/api/v1/catalogue/services/": {
+        "GET": P("signed_in", "keep_entries"),
+        "POST": P("signed_in", "keep_entries"),
+    },
+    "/api/v1/catalogue/services/{pk}/": {
+        "GET": P("catalogue_service", "keep_entries", seen_by="see"),
+        "PATCH": P("catalogue_service", "keep_entries", seen_by="see"),
+    },
+    **{
+        f"/api/v1/catalogue/{name}/": {
+            "GET": P("signed_in", "keep_entries"),
+            "POST": P("signed_in", "keep_entries"),
+        }
+        for name in [
+            "locations",
+            "services-at-locations",
+            "schedules",
+            "contacts",
+            "phones",
+            "activities",
+        ]
+    },
+    **{
+        f"/api/v1/catalogue/{name}/{{pk}}/": {
+            "GET": P(kind, "keep_entries", seen_by="see"),
+            "PATCH": P(kind, "keep_entries", seen_by="see"),
+            **({"DELETE": P(kind, "keep_entries", seen_by="see")} if deletable else {}),
+        }
+        for name, kind, deletable in [
+            ("locations", "catalogue_location", False),
+            ("services-at-locations", "catalogue_service_at_location", True),
+            ("schedules", "catalogue_schedule", True),
+            ("contacts", "catalogue_contact", True),
+            ("phones", "catalogue_phone", True),
+            ("activities", "catalogue_activity", False),
+        ]
+    },
+    "/api/v1/catalogue/taxonomy-terms/": {
+        "GET": P("signed_in", "keep_entries"),
+        "POST": P("signed_in", "keep_taxonomy"),
+    },
+    "/api/v1/catalogue/taxonomy-terms/{pk}/": {
+        "GET": P("catalogue_taxonomy_term", "keep_entries", seen_by="see"),
+        "PATCH": P("catalogue_taxonomy_term", "keep_taxonomy", seen_by="see"),
+    },
+    # Open Referral HSDS 3.0 (issue 17): the public catalogue again, read-only, for everyone.
+    "/api/v1/hsds/": {"GET": P("public", "read")},
+    "/api/v1/hsds/services": {"GET": P("public", "read")},
+    "/api/v1/hsds/services/{pk}": {"GET": P("service", "read")},
+    "/api/v1/hsds/organizations": {"GET": P("public", "read")},
+    "/api/v1/hsds/organizations/{pk}": {"GET": P("hsds_organisation", "read")},
+    "/api/v1/hsds/taxonomies": {"GET": P("public", "read")},
+    "/api/v1/hsds/taxonomies/{pk}": {"GET": P("hsds_taxonomy", "read")},
+    "/api/v1/hsds/taxonomy_terms": {"GET": P("public", "read")},
+    "/api/v1/hsds/taxonomy_terms/{pk}": {"GET": P("hsds_taxonomy_term", "read")},
+    "/api/v1/hsds/service_at_locations": {"GET": P("public", "read")},
+    "/api/v1/hsds/service_at_locations/{pk}": {"GET": P("hsds_service_at_location", "read")},
     # The intake queue of contact requests (issue 17): intake workers only; 403 for everyone
     # else whatever the request (so nothing shows whether one exists), and for an intake worker
     # 404 for a request outside their queue, as for one that does not exist.
@@ -484,6 +572,35 @@ BODIES = {
     ("/api/v1/coordination/services/{pk}/", "PATCH"): lambda w, t: [
         {"name_fi": PROBE_TEXT, "is_active": False}
     ],
+    ("/api/v1/catalogue/services/", "POST"): lambda w, t: [
+        {"organisation": w.ids["org_mll"], "name_fi": PROBE_TEXT, "category": "health"}
+    ],
+    ("/api/v1/catalogue/services/{pk}/", "PATCH"): lambda w, t: [
+        {"name_fi": PROBE_TEXT, "is_active": False}
+    ],
+    ("/api/v1/catalogue/locations/", "POST"): lambda w, t: [
+        {"organisation": w.ids["org_mll"], "name_fi": PROBE_TEXT}
+    ],
+    ("/api/v1/catalogue/locations/{pk}/", "PATCH"): lambda w, t: [{"name_fi": PROBE_TEXT}],
+    ("/api/v1/catalogue/schedules/", "POST"): lambda w, t: [
+        {"service": w.ids["mll_service"], "byday": "MO", "description": PROBE_TEXT}
+    ],
+    ("/api/v1/catalogue/schedules/{pk}/", "PATCH"): lambda w, t: [{"description": PROBE_TEXT}],
+    ("/api/v1/catalogue/contacts/", "POST"): lambda w, t: [
+        {"service": w.ids["mll_service"], "name": PROBE_TEXT}
+    ],
+    ("/api/v1/catalogue/contacts/{pk}/", "PATCH"): lambda w, t: [{"name": PROBE_TEXT}],
+    ("/api/v1/catalogue/phones/", "POST"): lambda w, t: [
+        {"service": w.ids["mll_service"], "number": "+358 3 000 0000"}
+    ],
+    ("/api/v1/catalogue/phones/{pk}/", "PATCH"): lambda w, t: [{"description": PROBE_TEXT}],
+    ("/api/v1/catalogue/activities/{pk}/", "PATCH"): lambda w, t: [
+        {"name_fi": PROBE_TEXT, "is_cancelled": True}
+    ],
+    ("/api/v1/catalogue/taxonomy-terms/", "POST"): lambda w, t: [
+        {"code": "matrix-probe", "name_fi": PROBE_TEXT}
+    ],
+    ("/api/v1/catalogue/taxonomy-terms/{pk}/", "PATCH"): lambda w, t: [{"name_fi": PROBE_TEXT}],
     ("/api/v1/intake/contact-requests/{pk}/take/", "POST"): lambda w, t: [
         {"contact_by": timezone.localdate().isoformat()}
     ],
@@ -830,6 +947,28 @@ def _build_world(demo_world) -> World:
         is_active=False,
     )
 
+    # The catalogue's parts (issue 17): MLL's (jenni's organisation), public; and a location
+    # another organisation took out of the catalogue.
+    mll = orgs["mll-paijat-hame"]
+    c_term = TaxonomyTerm.objects.create(code="matrix-term", name_fi="Matriisitermi")
+    mll_service.taxonomy_terms.add(c_term)
+    c_location = Location.objects.create(organisation=mll, name_fi="MLL:n perhetalo")
+    c_at = ServiceAtLocation.objects.create(service=mll_service, location=c_location)
+    c_schedule = Schedule.objects.create(location=c_location, byday="MO")
+    c_contact = Contact.objects.create(service=mll_service, name="MLL:n yhteyshenkilö")
+    c_phone = Phone.objects.create(contact=c_contact, number="+358 3 111 1111")
+    c_activity = Activity.objects.create(
+        organisation=mll,
+        location=c_location,
+        kind=Activity.Kind.FAMILY_CAFE,
+        name_fi="MLL:n perhekahvila",
+        starts_at=timezone.now() + datetime.timedelta(days=2),
+        ends_at=timezone.now() + datetime.timedelta(days=2, hours=2),
+    )
+    c_closed_location = Location.objects.create(
+        organisation=orgs["kela-lahti"], name_fi="Suljettu toimipiste", is_active=False
+    )
+
     # The front door (issue 17): a request in the family centre's queue, which kaisa takes, and
     # one referred on to another organisation's intake, which no demo role sees.
     other_intake = OrganisationFactory(name="Toinen vastaanotto", code="toinen-vastaanotto")
@@ -908,6 +1047,8 @@ def _build_world(demo_world) -> World:
                     "audit": {TERO},
                     "coordinate": {KAISA},
                     "keep_catalogue": {KAISA},
+                    "keep_entries": WORKERS | {KAISA},
+                    "keep_taxonomy": {KAISA},
                     "intake": {KAISA},
                     "publish": WORKERS,
                     "enter_figures": WORKERS,
@@ -1194,13 +1335,64 @@ def _build_world(demo_world) -> World:
             Target(
                 "a public catalogue service",
                 {"pk": s(mll_service.pk)},
-                {"see": EVERYONE, "keep_catalogue": {KAISA}},
+                {"see": EVERYONE, "keep_catalogue": {KAISA}, "keep_entries": {KAISA, JENNI}},
             ),
             Target(
                 "a service taken out of the catalogue",
                 {"pk": s(retired_service.pk)},
-                {"keep_catalogue": {KAISA}},
+                {"keep_catalogue": {KAISA}, "keep_entries": {KAISA}},
             ),
+        ],
+        # The catalogue kept by organisations (issue 17).
+        **{
+            kind: [
+                Target(
+                    f"MLL's {label}",
+                    {"pk": s(entry.pk)},
+                    {"see": EVERYONE, "keep_entries": {KAISA, JENNI}},
+                )
+            ]
+            + extra
+            for kind, label, entry, extra in [
+                (
+                    "catalogue_location",
+                    "location",
+                    c_location,
+                    [
+                        Target(
+                            "a location taken out of the catalogue",
+                            {"pk": s(c_closed_location.pk)},
+                            {"keep_entries": {KAISA}},
+                        )
+                    ],
+                ),
+                ("catalogue_service_at_location", "service at a location", c_at, []),
+                ("catalogue_schedule", "opening hours", c_schedule, []),
+                ("catalogue_contact", "contact", c_contact, []),
+                ("catalogue_phone", "phone", c_phone, []),
+                ("catalogue_activity", "family café", c_activity, []),
+            ]
+        },
+        "catalogue_taxonomy_term": [
+            Target(
+                "a term of the taxonomy",
+                {"pk": s(c_term.pk)},
+                {
+                    "see": EVERYONE,
+                    "keep_entries": WORKERS | {KAISA},
+                    "keep_taxonomy": {KAISA},
+                },
+            )
+        ],
+        "hsds_organisation": [Target("MLL in HSDS", {"pk": s(mll.pk)}, _same(*EVERYONE))],
+        "hsds_taxonomy": [
+            Target(
+                "the taxonomy in HSDS", {"pk": hsds.taxonomy_id(c_term.taxonomy)}, _same(*EVERYONE)
+            )
+        ],
+        "hsds_taxonomy_term": [Target("a term in HSDS", {"pk": s(c_term.pk)}, _same(*EVERYONE))],
+        "hsds_service_at_location": [
+            Target("MLL's service at its house in HSDS", {"pk": s(c_at.pk)}, _same(*EVERYONE))
         ],
         "booking_slot": [
             Target(

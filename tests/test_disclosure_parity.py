@@ -430,7 +430,46 @@ def _build_world(demo_world) -> World:
         s(pk)
         for pk in Consent.objects.filter(case__in=tagged.values()).values_list("pk", flat=True)
     ]
+    # The catalogue's parts (issue 17): public, not family data, never logged.
+    from api.hsds import taxonomy_id
+    from cases.models import (
+        Activity,
+        Contact,
+        Location,
+        Phone,
+        Schedule,
+        ServiceAtLocation,
+        TaxonomyTerm,
+    )
+
+    c_term = TaxonomyTerm.objects.create(code="parity-term", name_fi="Pariteettitermi")
+    c_location = Location.objects.create(
+        organisation=mll_service.organisation, name_fi="Pariteetin perhetalo"
+    )
+    c_at = ServiceAtLocation.objects.create(service=mll_service, location=c_location)
+    c_contact = Contact.objects.create(service=mll_service, name="Pariteetin yhteyshenkilö")
+    c_phone = Phone.objects.create(contact=c_contact, number="+358 3 222 2222")
+    c_schedule = Schedule.objects.create(location=c_location, byday="MO")
+    c_activity = Activity.objects.create(
+        organisation=mll_service.organisation,
+        location=c_location,
+        kind=Activity.Kind.FAMILY_CAFE,
+        name_fi="Pariteetin perhekahvila",
+        starts_at=timezone.now() + datetime.timedelta(days=2),
+        ends_at=timezone.now() + datetime.timedelta(days=2, hours=2),
+    )
     top = {
+        "locations": [s(c_location.pk)],
+        "services-at-locations": [s(c_at.pk)],
+        "service_at_locations": [s(c_at.pk)],
+        "contacts": [s(c_contact.pk)],
+        "phones": [s(c_phone.pk)],
+        "schedules": [s(c_schedule.pk)],
+        "activities": [s(c_activity.pk)],
+        "taxonomy-terms": [s(c_term.pk)],
+        "taxonomy_terms": [s(c_term.pk)],
+        "taxonomies": [taxonomy_id(c_term.taxonomy)],
+        "organizations": [s(mll_service.organisation_id)],
         "cases": [*case_ids, s(laine.pk)],
         "families": [s(case.family_id) for case in tagged.values()],
         "consents": consents,

@@ -44,6 +44,7 @@ from consent.models import Consent
 from tests.test_authorization_matrix import (
     ANNA,
     DENIED,
+    JENNI,
     KAISA,
     OLLI,
     PUBLIC_KINDS,
@@ -125,7 +126,9 @@ def _loses_cases(*, may_still_create: bool) -> Callable[[str, Target, str], bool
     def keeps(kind: str, target: Target, action: str) -> bool:
         if kind in CASE_BOUND:
             return False
-        if action == "create_family":  # opening a family opens a case for an organisation
+        # Opening a family opens a case for an organisation; keeping catalogue entries is for
+        # the organisation's workers (issue 17): both end with the membership.
+        if action in ("create_family", "keep_entries"):
             return may_still_create
         return True
 
@@ -354,6 +357,34 @@ STATES.append(
         _kaisa_keeps_all_but_intake,
         _kaisa_sees_no_contact_request,
         loses_every_case=False,
+    )
+)
+
+
+# The catalogue (issue 17): jenni, MLL's worker, keeps MLL's entries while her membership is in
+# force; from the next request after it ends, another organisation's public entries are 403 to
+# her, as to any worker who does not keep them, and the lists are 403 as to anyone who keeps none.
+# Her pending invitation into the Virtanen network is addressed to her person, and stays as the
+# invitations' own rules have it (she still sees and may decline it; accepting answers 400, "you
+# do not work in this organisation"): not the catalogue's to decide, so held as it is here.
+def _jenni_keeps_her_invitation(kind: str, target: Target, action: str) -> bool:
+    return kind == "my_invitation" or _loses_cases(may_still_create=False)(kind, target, action)
+
+
+def _jenni_still_sees_her_invitation(world: World, value: str, roles: frozenset) -> bool:
+    from cases.models import Invitation
+
+    invitation = Invitation.objects.get(invited_user__username=JENNI)
+    return value in (str(invitation.pk), str(invitation.case_id))
+
+
+STATES.append(
+    State(
+        "h jenni's MLL membership ended a minute ago",
+        JENNI,
+        _end_membership(JENNI),
+        _jenni_keeps_her_invitation,
+        _jenni_still_sees_her_invitation,
     )
 )
 TIINA_LEAVES = [state for state in STATES if state.persona == TIINA]

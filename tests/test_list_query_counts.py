@@ -24,6 +24,7 @@ from tests.factories import (
     ServiceFactory,
     UserFactory,
     WorkerFactory,
+    catalogue_entry,
 )
 from tests.query_counts import ACCESS_LOG, REQUEST
 
@@ -32,6 +33,8 @@ pytestmark = pytest.mark.django_db
 HERE = "tests.test_list_query_counts"
 
 # Route name -> "module::test" pinning its query count for a short and a longer list.
+HSDS = "tests.test_hsds"
+KEEPING = "tests.test_catalogue_keeping::test_the_keepers_lists_take_a_constant_number_of_queries"
 LIST_QUERY_COUNT_TESTS = {
     "booking-slot-list": "tests.test_booking::test_the_slot_list_has_a_constant_number_of_queries",
     "booking-list": "tests.test_booking::test_the_booking_list_has_a_constant_number_of_queries",
@@ -43,6 +46,25 @@ LIST_QUERY_COUNT_TESTS = {
         "tests.test_non_disclosure::test_the_list_of_markings_has_a_constant_number_of_queries"
     ),
     "service-list": "tests.test_cases_api::test_service_list_query_count_is_constant",
+    # Organisations keep their catalogue entries (issue 17).
+    **{
+        f"catalogue-{name}-list": KEEPING
+        for name in [
+            "service",
+            "location",
+            "service-at-location",
+            "schedule",
+            "contact",
+            "phone",
+            "activity",
+            "taxonomy-term",
+        ]
+    },
+    # Open Referral HSDS 3.0 (issue 17).
+    "hsds-service-list": f"{HSDS}::test_the_lists_take_a_constant_number_of_queries",
+    "hsds-service-at-location-list": f"{HSDS}::test_the_lists_take_a_constant_number_of_queries",
+    "hsds-organization-list": f"{HSDS}::test_the_lists_take_a_constant_number_of_queries",
+    "hsds-taxonomy-term-list": f"{HSDS}::test_the_lists_take_a_constant_number_of_queries",
     "organisation-list": f"{HERE}::test_organisation_list",
     "worker-list": f"{HERE}::test_worker_list",
     "invitation-list": f"{HERE}::test_my_invitation_list",
@@ -296,18 +318,20 @@ def test_referral_service_search(api, owner, family_case, django_assert_num_quer
 
     def offer(n):
         for _ in range(n):
-            service = ServiceFactory(organisation=OrganisationFactory())
+            service = catalogue_entry(organisation=OrganisationFactory())
             service.municipalities.add(municipality)
 
     offer(1)
     # 1 token + user, 2 case with permission join, 3 the policy's facts, 4 the children's
     # ages, 5 count, 6 page of services with organisations, 7 their municipalities,
-    # 8 their languages
-    with django_assert_num_queries(8 + REQUEST + ACCESS_LOG):
+    # 8 their languages, 9-17 the parts of each entry (tests/test_cases_api.py,
+    # test_service_list_query_count_is_constant: terms, locations, their opening hours and
+    # phones, opening hours at them, the services' own, contacts, their phones, phones)
+    with django_assert_num_queries(17 + REQUEST + ACCESS_LOG):
         first = count(client.get(url(family_case, "referrals/services/")))
     assert first >= 1
     offer(15)
-    with django_assert_num_queries(8 + REQUEST + ACCESS_LOG):
+    with django_assert_num_queries(17 + REQUEST + ACCESS_LOG):
         assert count(client.get(url(family_case, "referrals/services/?page_size=100"))) == (
             first + 15
         )
@@ -327,12 +351,13 @@ def test_catalogue_service_list(api, organisation, django_assert_num_queries):
             service.municipalities.add(MunicipalityFactory())
 
     offer(1)
-    # 1 token + user, 2 is a coordinator, 3 count, 4 page of services with organisations,
-    # 5 their municipalities, 6 their languages
-    with django_assert_num_queries(6 + REQUEST):
+    # 1 token + user, 2 is a coordinator, 3 a coordinator keeps every organisation's entries,
+    # 4 count, 5 page of services with organisations, 6 their municipalities, 7 their
+    # languages, 8 their taxonomy terms
+    with django_assert_num_queries(8 + REQUEST):
         first = count(client.get("/api/v1/coordination/services/"))
     offer(20)
-    with django_assert_num_queries(6 + REQUEST):
+    with django_assert_num_queries(8 + REQUEST):
         assert count(client.get("/api/v1/coordination/services/?page_size=100")) == first + 20
     assert Service.objects.count() == first + 20
 
