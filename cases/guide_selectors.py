@@ -86,7 +86,7 @@ def service_search(filters: ServiceFilters) -> list[Service]:
     if filters.term is not None:
         queryset = queryset.filter(
             Exists(
-                Service.taxonomy_terms.through.objects.filter(
+                Service.taxonomy_terms.through._default_manager.filter(
                     service_id=OuterRef("pk"), taxonomyterm_id=filters.term.pk
                 )
             )
