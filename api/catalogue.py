@@ -1,6 +1,6 @@
 """The service catalogue: public to all at /api/v1/services/; kept by organisations (their own
 entries) and coordinators (everyone's, and the taxonomy) at /api/v1/catalogue/…, and by
-coordinators at /api/v1/coordination/services/ as before (issue 17; docs/architecture.md 4h)."""
+coordinators at /api/v1/coordination/services/ as before (issue 17; docs/architecture.md 4j)."""
 
 import re
 from typing import cast

@@ -3,7 +3,7 @@ API specification lays it out (api/hsds_schema/openapi.json): the root with the 
 services, organizations, taxonomies, taxonomy terms and services at locations, each list in
 HSDS's page envelope. Public and read-only: the catalogue is no family data, and is not logged.
 
-The documents are built here from the catalogue's model (docs/architecture.md, 4h, maps one to
+The documents are built here from the catalogue's model (docs/architecture.md, 4j, maps one to
 the other). Where HSDS has an object that the model keeps inline (a location's one address, a
 service's municipalities as service areas, a service's taxonomy terms as attributes), the object's
 id is derived from its owner's (UUID version 5), so that it stays the same from one request to

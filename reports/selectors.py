@@ -1,7 +1,7 @@
 """The indicators of knowledge-based management (issue 18): figures by family-centre area,
 municipality, organisation kind and month, computed from the live data in a constant number of
 queries (never from the access log) and suppressed (reports/suppression.py) before anyone sees
-them. The definitions are in docs/architecture.md, "4g Indicators", and INDICATORS below."""
+them. The definitions are in docs/architecture.md, "4k Indicators", and INDICATORS below."""
 
 import datetime
 from collections import defaultdict
