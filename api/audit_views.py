@@ -230,7 +230,8 @@ class CSVRenderer(BaseRenderer):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         for key, value in data.items() if isinstance(data, dict) else [("detail", data)]:
-            writer.writerow([key, value])
+            # A field's errors come as a list: its messages, not the list's repr.
+            writer.writerow([key, " ".join(map(str, value)) if isinstance(value, list) else value])
         return buffer.getvalue().encode()
 
 

@@ -46,7 +46,15 @@ class _CodeOrIdField(forms.CharField):
         )
 
 
-@extend_schema_field({"type": "string", "description": "A code (e.g. asikkala) or a UUID."})
+# A UUID is of the code's characters too: the pattern says what the field can take (a value
+# that fits it and names nothing finds nothing, as an unknown id does).
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^[-a-zA-Z0-9_]{0,80}$",
+        "description": "A code (e.g. asikkala) or a UUID.",
+    }
+)
 class CodeOrIdFilter(django_filters.Filter):
     """An object named by its code or its id: `?municipality=asikkala` and
     `?municipality=<uuid>` find the same. An unknown code finds nothing, as an unknown id does.

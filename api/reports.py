@@ -8,7 +8,7 @@ import io
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -23,18 +23,36 @@ DEFINITIONS = "\n".join(
     f"- `{indicator.key}` ({indicator.kind}): {indicator.definition}"
     for indicator in selectors.INDICATORS
 )
+CODE = {"type": "string", "pattern": "^[-a-zA-Z0-9_]{1,50}$"}
+MONTH = {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"}
 FILTERS = [
-    OpenApiParameter("area", str, required=True, description="The family-centre area's code."),
-    OpenApiParameter("municipality", str, description="A municipality's code in the area."),
+    OpenApiParameter(
+        "area",
+        CODE,
+        required=True,
+        description="The family-centre area's code: 404 for an area you do not coordinate.",
+    ),
+    OpenApiParameter(
+        "municipality", CODE, description="A municipality's code in the area (404 if not in it)."
+    ),
     OpenApiParameter(
         "organisation_kind",
         str,
         enum=list(selectors.KINDS),
         description="The kind of the responsible (or receiving) organisation.",
     ),
-    OpenApiParameter("from", str, description="First month, YYYY-MM (default: this month)."),
-    OpenApiParameter("to", str, description="Last month, YYYY-MM (default: `from`)."),
+    OpenApiParameter("from", MONTH, description="First month, YYYY-MM (default: this month)."),
+    OpenApiParameter(
+        "to",
+        MONTH,
+        description=(
+            "Last month, YYYY-MM (default: `from`). At most 36 months are answered, from the "
+            "first: the report's `from` and `to` say which. A range given backwards is read "
+            "forwards."
+        ),
+    ),
 ]
+NOT_FOUND = OpenApiResponse(description="No such area among yours, or municipality in it.")
 
 
 class MonthValueSerializer(serializers.Serializer):
@@ -91,7 +109,7 @@ class IndicatorsView(APIView):
 
     @extend_schema(
         parameters=FILTERS,
-        responses=IndicatorReportSerializer,
+        responses={200: IndicatorReportSerializer, 404: NOT_FOUND},
         description=(
             "Figures under the suppression threshold (REPORTS_SUPPRESSION_THRESHOLD, default 5; "
             "zeros too) are null with `suppressed: true`, and further figures are withheld so "
@@ -108,7 +126,9 @@ class IndicatorsCSVView(APIView):
 
     renderer_classes = [CSVRenderer, JSONRenderer]
 
-    @extend_schema(parameters=FILTERS, responses={(200, "text/csv"): OpenApiTypes.STR})
+    @extend_schema(
+        parameters=FILTERS, responses={(200, "text/csv"): OpenApiTypes.STR, 404: NOT_FOUND}
+    )
     def get(self, request):
         report = _report(request)
         buffer = io.StringIO()

@@ -137,6 +137,9 @@ def _summary(operation: dict) -> str:
     return operation["operationId"].replace("_", " ").capitalize()
 
 
+TIME_OF_DAY = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?$"
+
+
 def _null_branch(target: dict) -> dict:
     return {"type": target.get("type", "object"), "nullable": True, "enum": [None]}
 
@@ -164,6 +167,11 @@ def _fix_schema(schema, components: dict):
         schema.pop("allOf")
         schema.pop("nullable")
         schema["oneOf"] = [all_of[0], _null_branch(target)]
+    if schema.get("format") == "time" and schema.get("type") == "string":
+        # JSON Schema's `time` is RFC 3339's full-time, with a UTC offset; opening hours are
+        # wall-clock times without one ("08:00:00"), as DRF's TimeField reads and writes them.
+        schema.pop("format")
+        schema["pattern"] = TIME_OF_DAY
     one_of = schema.get("oneOf")
     if one_of and any(branch == {"type": "string", "maxLength": 0} for branch in one_of):
         schema["anyOf"] = schema.pop("oneOf")

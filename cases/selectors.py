@@ -189,8 +189,8 @@ def invitation_list(*, case: Case, access: Access) -> QuerySet[Invitation]:
 
 
 def my_invitations(*, user: User) -> QuerySet[Invitation]:
-    return Invitation.objects.filter(
-        invited_user=user, status=Invitation.Status.PENDING
+    return policy.invitations_for_user(
+        user, Invitation.objects.filter(status=Invitation.Status.PENDING)
     ).select_related("organisation", "invited_user", "invited_by")
 
 

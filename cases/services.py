@@ -355,13 +355,15 @@ def invitation_create(
 
 
 def invitation_by_key(*, user: User, key: str) -> Invitation:
-    """Find an invitation by its secret token, or by id when it names the signed-in user."""
+    """Find an invitation by its secret token, or by id when it names the signed-in user and
+    an organisation they work for now (the policy)."""
+    invitations = Invitation.objects.select_related("case")
     try:
-        return Invitation.objects.select_related("case").get(token_hash=_token_hash(key))
+        return invitations.get(token_hash=_token_hash(key))
     except Invitation.DoesNotExist:
         pass
     try:
-        return Invitation.objects.select_related("case").get(pk=key, invited_user=user)
+        return policy.invitations_for_user(user, invitations).get(pk=key)
     except (Invitation.DoesNotExist, ValidationError, ValueError):
         raise Http404 from None
 
@@ -369,6 +371,8 @@ def invitation_by_key(*, user: User, key: str) -> Invitation:
 def _check_invitee(invitation: Invitation, actor: User) -> None:
     if not policy.is_invitee(actor, invitation):
         raise PermissionDenied(_("This invitation is for someone else."))
+    if not policy.may_answer_invitation(actor, invitation):
+        raise Http404  # its invitee has left the organisation: as for no invitation
     if invitation.status != Invitation.Status.PENDING:
         raise ValidationError(_("This invitation has already been answered or withdrawn."))
     if invitation.is_expired:

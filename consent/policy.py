@@ -761,6 +761,18 @@ def handover_party(user, handover: Handover) -> str | None:
     return None
 
 
+def invitations_for_user(user, queryset: QuerySet) -> QuerySet:
+    """The invitations addressed to the user's account for an organisation they work for now:
+    one who has left the organisation sees none of its invitations, nor through them the case."""
+    return queryset.filter(invited_user=user, organisation_id__in=worker_posts(user))
+
+
+def may_answer_invitation(user, invitation) -> bool:
+    """Whoever holds an invitation's token may answer it while they work for its organisation:
+    one who has left it learns nothing of the case through the invitation."""
+    return invitation.organisation_id in worker_posts(user)
+
+
 def is_invitee(user, invitation) -> bool:
     """The person an invitation is for: its account, or the account with its e-mail."""
     if invitation.invited_user_id is not None:

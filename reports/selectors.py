@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, Max, Min, OuterRef, Subquery
+from django.http import Http404
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import get_language
@@ -351,8 +352,9 @@ def _next_month(month: str) -> str:
 
 
 def months_between(start: str, end: str) -> list[str]:
-    """Every month from `start` to `end` (YYYY-MM), both included; ValidationError when either
-    is not a month or the range is empty or longer than MAX_MONTHS."""
+    """Every month from `start` to `end` (YYYY-MM), both included, at most the first MAX_MONTHS
+    of them (the report says which it answers, as a page does); a range given backwards is read
+    forwards. ValidationError when either is not a month."""
     for name, value in (("from", start), ("to", end)):
         try:
             datetime.datetime.strptime(value, "%Y-%m")  # noqa: DTZ007
@@ -360,13 +362,10 @@ def months_between(start: str, end: str) -> list[str]:
             raise ValidationError({name: _("Give a month as YYYY-MM.")}) from None
         if len(value) != 7:
             raise ValidationError({name: _("Give a month as YYYY-MM.")})
-    if start > end:
-        raise ValidationError({"to": _("The range ends before it starts.")})
+    start, end = min(start, end), max(start, end)
     months = [start]
-    while months[-1] != end:
+    while months[-1] != end and len(months) < MAX_MONTHS:
         months.append(_next_month(months[-1]))
-        if len(months) > MAX_MONTHS:
-            raise ValidationError({"to": _("At most %(n)d months at a time.") % {"n": MAX_MONTHS}})
     return months
 
 
@@ -376,18 +375,19 @@ def _days(later, earlier) -> float:
 
 def report_filters(*, user, area: str | None, municipality, kind, start, end) -> Filters:
     """The checked filters of an indicator request: PermissionDenied for anyone but a
-    coordinator, 404 for an area outside their scope, ValidationError for bad input."""
+    coordinator, 404 for an area outside their scope (or a municipality outside the area),
+    ValidationError for bad input."""
     areas = policy.indicator_areas(user)
     if not area:
         raise ValidationError({"area": _("Choose an area by its code.")})
     found = areas.filter(code=area).first()
     if found is None:
-        raise ValidationError({"area": _("No such area among the areas you coordinate.")})
+        raise Http404(_("No such area among the areas you coordinate."))
     chosen_municipality = None
     if municipality:
         chosen_municipality = found.municipalities.filter(code=municipality).first()
         if chosen_municipality is None:
-            raise ValidationError({"municipality": _("No such municipality in this area.")})
+            raise Http404(_("No such municipality in this area."))
     if kind and kind not in KINDS:
         raise ValidationError({"organisation_kind": _("No such organisation kind.")})
     today = _month(timezone.now())

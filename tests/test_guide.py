@@ -243,7 +243,7 @@ def test_a_service_page_shows_contacts_phones_email_web_site_and_a_closure(world
     guidance = service("phhva-perhekeskus", "Perhekeskuksen palveluohjaus")
     response = client.get(f"/palvelut/{guidance.pk}/")
     page = text(response)
-    assert "Maija Lehtinen" in page and 'href="tel:+35830001001"' in page
+    assert "Ronja Saarela" in page and 'href="tel:+35830001001"' in page
     assert f'href="mailto:{guidance.email}"' in page and f'href="{guidance.url}"' in page
     assert "ma–pe 9.00–15.00" in words(response) and "Puhelinpalvelu" in page
     assert 'href="/palvelut/ota-yhteytta/"' in page

@@ -364,27 +364,15 @@ STATES.append(
 # The catalogue (issue 17): jenni, MLL's worker, keeps MLL's entries while her membership is in
 # force; from the next request after it ends, another organisation's public entries are 403 to
 # her, as to any worker who does not keep them, and the lists are 403 as to anyone who keeps none.
-# Her pending invitation into the Virtanen network is addressed to her person, and stays as the
-# invitations' own rules have it (she still sees and may decline it; accepting answers 400, "you
-# do not work in this organisation"): not the catalogue's to decide, so held as it is here.
-def _jenni_keeps_her_invitation(kind: str, target: Target, action: str) -> bool:
-    return kind == "my_invitation" or _loses_cases(may_still_create=False)(kind, target, action)
-
-
-def _jenni_still_sees_her_invitation(world: World, value: str, roles: frozenset) -> bool:
-    from cases.models import Invitation
-
-    invitation = Invitation.objects.get(invited_user__username=JENNI)
-    return value in (str(invitation.pk), str(invitation.case_id))
-
-
+# Her pending invitation into the Virtanen network goes with the membership too: it is for MLL,
+# and it names the case (a my_invitation is case-bound).
 STATES.append(
     State(
         "h jenni's MLL membership ended a minute ago",
         JENNI,
         _end_membership(JENNI),
-        _jenni_keeps_her_invitation,
-        _jenni_still_sees_her_invitation,
+        _loses_cases(may_still_create=False),
+        _sees_no_secret,
     )
 )
 TIINA_LEAVES = [state for state in STATES if state.persona == TIINA]

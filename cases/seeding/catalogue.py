@@ -341,7 +341,7 @@ CATALOGUE: dict[tuple[str, str], DemoGuide] = {
         ("lahti-perhekeskus", "vaaksy-kohtaamispaikka"), ("parenting", "crisis"),
         "Kaikille Päijät-Hämeen lapsiperheille ja odottaville perheille.",
         NO_REFERRAL + " Voit myös jättää yhteydenottopyynnön verkossa.",
-        contacts=(("Maija Lehtinen", "Palveluohjaaja", "maija.lehtinen", "03 000 1001"),),
+        contacts=(("Ronja Saarela", "Palveluohjaaja", "ronja.saarela", "03 000 1001"),),
         hours=((MO_FR, "09:00", "15:00", "Puhelinpalvelu"),),
     ),
     ("phhva-perhesosiaalityo", "Lapsiperheiden sosiaalityö"): DemoGuide(
@@ -462,7 +462,7 @@ CATALOGUE: dict[tuple[str, str], DemoGuide] = {
         ("parenting", "early-childhood"),
         "Vanhemmille ja alle kouluikäisille lapsille.",
         "Tule sellaisenaan, ilmoittautumista ei tarvita.",
-        contacts=(("Sari Mäkinen", "Perhetoiminnan koordinaattori", "sari.makinen",
+        contacts=(("Pirjo Vainio", "Perhetoiminnan koordinaattori", "pirjo.vainio",
                    "03 000 3001"),),
     ),
     ("mll-paijat-hame", "Lastenhoitoapu"): DemoGuide(
