@@ -22,37 +22,12 @@ from pathlib import Path
 import pytest
 
 from cases.models import Location, Service
-from cases.seeding import demo
-from tests.browser import (
-    axe_problems,
-    chromium,
-    empty_audit_tables,
-    overflows,
-    skip_or_fail_without_browser,
-)
+from tests.browser import axe_problems, new_page, overflows
 from tests.test_guide import ASIKKALA_8, CALENDAR, GUIDE, ORGANISATIONS, PLACES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def browser():
-    skip_or_fail_without_browser()
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def seeded(transactional_db):
-    yield demo.seed().case
-    empty_audit_tables()
-
-
-def new_page(browser, width=1280, height=900):
-    context = browser.new_context(viewport={"width": width, "height": height}, locale="fi-FI")
-    return context.new_page()
 
 
 def test_asikkala_age_8_in_a_browser_and_a_service_page(browser, seeded, live_server):

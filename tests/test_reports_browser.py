@@ -14,21 +14,15 @@ from django.utils import timezone
 from cases.models import Meeting, User
 from cases.seeding import demo
 from reports.models import FeedbackAnswer, FeedbackPrompt
-from tests.browser import chromium, empty_audit_tables, overflows, skip_or_fail_without_browser
+from tests.browser import empty_audit_tables, overflows
 from tests.test_portal_browser import PASSWORD, ROOT, new_page, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def browser():
-    skip_or_fail_without_browser()
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
 def seeded(transactional_db):
+    """The shared demo (tests/conftest.py) with the report's data on top."""
     case = demo.seed().case
     demo.seed_report_data()
     yield case
