@@ -94,14 +94,15 @@ def choose_language(page, base, label):
     page.wait_for_load_state()
 
 
-def axe_problems(page) -> list[str]:
-    """Serious and critical axe-core violations on the page, one line per element."""
+def axe_problems(page, *, every_impact: bool = False) -> list[str]:
+    """Serious and critical axe-core violations on the page (or every violation, whatever its
+    impact), one line per element."""
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
     problems = []
     for violation in results.response["violations"]:
-        if violation.get("impact") in SERIOUS:
+        if every_impact or violation.get("impact") in SERIOUS:
             for node in violation["nodes"]:
                 problems.append(
                     f"{page.url}: {violation['id']} ({violation['impact']}) "

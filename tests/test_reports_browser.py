@@ -14,7 +14,7 @@ from django.utils import timezone
 from cases.models import Meeting, User
 from cases.seeding import demo
 from reports.models import FeedbackAnswer, FeedbackPrompt
-from tests.browser import empty_audit_tables, overflows
+from tests.browser import axe_problems, empty_audit_tables, overflows
 from tests.test_portal_browser import PASSWORD, ROOT, new_page, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,19 +27,6 @@ def seeded(transactional_db):
     demo.seed_report_data()
     yield case
     empty_audit_tables()
-
-
-def all_violations(page) -> list[str]:
-    """Every axe-core violation on the page, whatever its impact."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{page.url}: {violation['id']} ({violation.get('impact')}) "
-        f"{', '.join(map(str, node['target']))}: {violation['help']}"
-        for violation in results.response["violations"]
-        for node in violation["nodes"]
-    ]
 
 
 def coordinator_page(browser, base, *, width=1280, height=900):
@@ -66,7 +53,7 @@ def test_the_report_page_has_charts_and_no_violation_in_any_language(
         assert page.locator("html").get_attribute("lang") == language
         assert page.locator("svg.chart").count() > 20
         assert page.locator("svg.chart rect.bar").count() > 0
-        problems += [f"[{language}] {p}" for p in all_violations(page)]
+        problems += [f"[{language}] {p}" for p in axe_problems(page, every_impact=True)]
     assert not problems, "\n".join(problems)
     # The CSV link gives the same figures in the browser's session.
     page.goto(f"{base}/reports/?area=south&lang=en")
