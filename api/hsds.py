@@ -37,7 +37,6 @@ from api.filters import (
     IsoDateTimeFilter,
 )
 from api.pagination import StrictPageSizeMixin
-from api.serializers import service_status
 from api.views import UUID_REGEX
 from cases import selectors
 from cases.models import (
@@ -264,7 +263,7 @@ def service_summary(service: Service) -> dict:
             url=service.url,
             email=service.email,
         ),
-        "status": service_status(service),
+        "status": service.hsds_status,
         **_text(
             application_process=service.application_process,
             fees_description=service.fees_description,

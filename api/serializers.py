@@ -224,14 +224,7 @@ class ServiceSerializer(serializers.ModelSerializer):
         ]
 
     def get_status(self, service) -> Literal["active", "inactive", "temporarily closed"]:
-        return service_status(service)
-
-
-def service_status(service: Service) -> Literal["active", "inactive", "temporarily closed"]:
-    """HSDS 3.0's `status` of a catalogue service."""
-    if not service.is_active:
-        return "inactive"
-    return "temporarily closed" if service.temporarily_closed else "active"
+        return service.hsds_status
 
 
 class ServiceRefSerializer(serializers.ModelSerializer):

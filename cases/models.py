@@ -1,6 +1,7 @@
 """The case domain: areas, organisations, services, workers, families, cases and handovers."""
 
 import uuid
+from typing import Literal
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -239,6 +240,13 @@ class Service(models.Model):
 
     def __str__(self):
         return self.name_fi
+
+    @property
+    def hsds_status(self) -> Literal["active", "inactive", "temporarily closed"]:
+        """HSDS 3.0's `status`: out of the catalogue, temporarily closed, or active."""
+        if not self.is_active:
+            return "inactive"
+        return "temporarily closed" if self.temporarily_closed else "active"
 
 
 class Family(models.Model):
