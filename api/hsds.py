@@ -599,8 +599,14 @@ class TaxonomyListView(APIView):
         summary="Taxonomies (HSDS 3.0)",
         operation_id="hsds_taxonomies_list",
         parameters=[
-            OpenApiParameter("page", int, description="Page number, from 1."),
-            OpenApiParameter("per_page", int, description="Entities in a page, 1 to 200."),
+            OpenApiParameter(
+                "page", {"type": "integer", "minimum": 1}, description="Page number, from 1."
+            ),
+            OpenApiParameter(
+                "per_page",
+                {"type": "integer", "minimum": 1, "maximum": 200},
+                description="Entities in a page, 1 to 200.",
+            ),
         ],
         responses=_hsds_page("taxonomy", "taxonomy.json"),
     )

@@ -764,7 +764,13 @@ def handover_party(user, handover: Handover) -> str | None:
 def invitations_for_user(user, queryset: QuerySet) -> QuerySet:
     """The invitations addressed to the user's account for an organisation they work for now:
     one who has left the organisation sees none of its invitations, nor through them the case."""
-    return queryset.filter(invited_user=user, organisation_id__in=worker_posts(user))
+    if not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    posts = OrganisationMembership.objects.filter(
+        in_force(None, start=None), user=user, role=OrganisationMembership.Role.WORKER
+    ).values("organisation_id")
+    # A subquery, not a list: the invitation list costs no query more than before.
+    return queryset.filter(invited_user=user, organisation_id__in=posts)
 
 
 def may_answer_invitation(user, invitation) -> bool:

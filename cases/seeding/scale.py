@@ -216,6 +216,7 @@ DIGEST_EXCLUDED = {
     FamilyMember: {"identity_code"},
     User: {"last_login"},
     Checkpoint: {"id", "created_at"},
+    Service: {"updated_at"},  # auto_now: the time of writing, not the generator's data
 }
 
 
