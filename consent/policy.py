@@ -52,6 +52,7 @@ from cases.models import (
     Referral,
 )
 from consent.models import Consent, ConsentEvent, LegalBasis
+from koordinointi.prepared import PreparedQuery
 from koordinointi.vocabulary import Category, in_force, view_permission
 
 VIEW = "view_case"
@@ -285,49 +286,44 @@ def _decide(facts: Facts, user_id) -> Access:
     return NO_ACCESS
 
 
-def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
-    """Facts for `cases`, for every user, or only for `user` when one is given.
-
-    One query (a UNION) reads who stands where on the cases: network members, emergency
-    accesses, guardians, receivers of proposed handovers and worker posts. Consents in force
-    with their recipients, and child refusals, take two more, only for cases with members."""
-    now = now or timezone.now()
-    facts = {case.pk: Facts(case=case) for case in cases}
-    if not facts:
-        return facts
+def _standing(*, case_ids, family_ids, now, user_id=None, responsible_ids=()) -> QuerySet:
+    """Who stands where on the cases (one UNION): network members in force (k "m"), emergency
+    accesses in force ("e"), worker posts in force ("p"), guardians with an account ("g"),
+    receivers of proposed handovers ("h") and non-disclosure markings in force ("n"). With
+    `user_id`, only that user's rows; without, those of every user with an active account."""
     members = NetworkMember.objects.filter(
         in_force(now, active=None, start=None, end="removed_at"),
-        case_id__in=facts,
+        case_id__in=case_ids,
         kind=NetworkMember.Kind.PROFESSIONAL,
     )
     guardians = FamilyMember.objects.filter(
-        family_id__in={case.family_id for case in cases},
+        family_id__in=family_ids,
         role=FamilyMember.Role.GUARDIAN,
         user__isnull=False,
     )
-    receivers = Handover.objects.filter(case_id__in=facts, status=Handover.Status.PROPOSED)
+    receivers = Handover.objects.filter(case_id__in=case_ids, status=Handover.Status.PROPOSED)
     emergencies = EmergencyAccess.objects.filter(
-        case_id__in=facts, started_at__lte=now, expires_at__gt=now
+        case_id__in=case_ids, started_at__lte=now, expires_at__gt=now
     )
     posts = OrganisationMembership.objects.filter(
         in_force(now, start=None), role=OrganisationMembership.Role.WORKER
     )
     # Non-disclosure markings in force, one row per named network member (or one without).
     markings = NonDisclosure.objects.filter(
-        lifted_at__isnull=True, member__family_id__in={case.family_id for case in cases}
+        lifted_at__isnull=True, member__family_id__in=family_ids
     )
-    if user is not None:
+    if user_id is not None:
         # The user's own account is at hand (`access_for` answers a closed one itself): no
         # join on it.
-        members = members.filter(user=user)
-        guardians = guardians.filter(user=user)
-        receivers = receivers.filter(to_worker=user)
-        emergencies = emergencies.filter(user=user)
-        posts = posts.filter(user=user)
+        members = members.filter(user_id=user_id)
+        guardians = guardians.filter(user_id=user_id)
+        receivers = receivers.filter(to_worker_id=user_id)
+        emergencies = emergencies.filter(user_id=user_id)
+        posts = posts.filter(user_id=user_id)
     else:
         guardians = guardians.filter(user__is_active=True)
         posts = posts.filter(user__is_active=True).filter(
-            models.Q(user_id__in={case.responsible_worker_id for case in cases})
+            models.Q(user_id__in=responsible_ids)
             | models.Q(user_id__in=members.values("user_id"))
             | models.Q(user_id__in=emergencies.values("user_id"))
             | models.Q(user_id__in=receivers.values("to_worker_id"))
@@ -386,12 +382,94 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
         ),
     ]
     first, *rest = (branch.order_by().values_list(*columns) for branch in branches)
+    return first.union(*rest, all=True)
+
+
+# Compiled once per shape (koordinointi/prepared.py): building and compiling these querysets
+# cost more than the rest of a case detail together.
+_STANDING = PreparedQuery(_standing)
+
+
+def _consents_in_force(case_ids, now) -> QuerySet:
+    return Consent.objects.filter(
+        case_id__in=case_ids,
+        state=Consent.State.ACTIVE,
+        valid_from__lte=now,
+        valid_until__gt=now,
+    )
+
+
+def _child_refusals(*, case_ids, now) -> QuerySet:
+    return ConsentEvent.objects.filter(
+        consent__in=_consents_in_force(case_ids, now), kind=ConsentEvent.Kind.CHILD_REFUSED
+    ).values_list("consent_id", "subject_id")
+
+
+def _consents_and_bases(*, case_ids, now) -> QuerySet:
+    """The consents in force with their recipients (a row per consent and recipient), and in
+    the same query the legal bases in force with their organisation (issue 16): a basis is
+    treated like a consent. Plain rows, not model instances: the rules need ids and categories
+    only, and a page of 50 cases has some 75 consents (with their notice texts)."""
+    row = ("k", "row_id", "row_case", "row_categories", "row_organisation")
+    consent_rows = (
+        _consents_in_force(case_ids, now)
+        .order_by()
+        .annotate(
+            k=models.Value("c", output_field=models.CharField()),
+            row_id=models.F("pk"),
+            row_case=models.F("case_id"),
+            row_categories=models.F("categories"),
+            row_organisation=models.F("recipients"),
+        )
+        .values_list(*row)
+    )
+    basis_rows = (
+        LegalBasis.objects.filter(legal_basis_in_force(now), case_id__in=case_ids)
+        .order_by()
+        .annotate(
+            k=models.Value("b", output_field=models.CharField()),
+            row_id=models.F("pk"),
+            row_case=models.F("case_id"),
+            row_categories=models.F("categories"),
+            row_organisation=models.F("organisation_id"),
+        )
+        .values_list(*row)
+    )
+    return consent_rows.union(basis_rows, all=True)
+
+
+_CHILD_REFUSALS = PreparedQuery(_child_refusals)
+_CONSENTS_AND_BASES = PreparedQuery(_consents_and_bases)
+
+
+def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
+    """Facts for `cases`, for every user, or only for `user` when one is given.
+
+    One query (a UNION, `_standing`) reads who stands where on the cases: network members,
+    emergency accesses, guardians, receivers of proposed handovers and worker posts. Consents
+    in force with their recipients (and legal bases), and child refusals, take two more, only
+    for cases with members."""
+    now = now or timezone.now()
+    facts = {case.pk: Facts(case=case) for case in cases}
+    if not facts:
+        return facts
+    case_ids = tuple(facts)
+    family_ids = tuple(dict.fromkeys(case.family_id for case in cases))
+    if user is not None:
+        standing = _STANDING.rows(
+            case_ids=case_ids, family_ids=family_ids, now=now, user_id=user.pk
+        )
+    else:
+        responsible = tuple(dict.fromkeys(case.responsible_worker_id for case in cases))
+        standing = _STANDING.rows(
+            case_ids=case_ids, family_ids=family_ids, now=now, responsible_ids=responsible
+        )
     newest: dict = {}
     user_posts: dict = {}
     guardian_families: dict = {}
     marked_families: set = set()
     named: set = set()  # (case id, user id)
-    for k, c, user_id, organisation_id, reason, started, ends in first.union(*rest, all=True):
+    for k, c, user_id, organisation_id, reason, started, ends in standing:
         if k == "n":
             marked_families.add(c)
             if user_id is not None:
@@ -416,51 +494,14 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
             facts[case.pk].protected = True
             facts[case.pk].protected_readers = {u for c, u in named if c == case.pk}
 
-    member_case_ids = [case_id for case_id, f in facts.items() if f.members]
+    member_case_ids = tuple(case_id for case_id, f in facts.items() if f.members)
     if member_case_ids:
-        consents_in_force = Consent.objects.filter(
-            case_id__in=member_case_ids,
-            state=Consent.State.ACTIVE,
-            valid_from__lte=now,
-            valid_until__gt=now,
-        )
-        # Plain rows, not model instances: the rules need ids and categories only, and a page of
-        # 50 cases has some 75 consents (with their notice texts) and 120 recipients: one row
-        # per consent and recipient.
         refusals: dict = {}
-        for consent_id, subject_id in ConsentEvent.objects.filter(
-            consent__in=consents_in_force, kind=ConsentEvent.Kind.CHILD_REFUSED
-        ).values_list("consent_id", "subject_id"):
+        for consent_id, subject_id in _CHILD_REFUSALS.rows(case_ids=member_case_ids, now=now):
             refusals.setdefault(consent_id, set()).add(subject_id)
         consents: dict = {}
-        # The consents in force with their recipients, and in the same query the legal bases
-        # in force with their organisation (issue 16): a basis is treated like a consent.
-        row = ("k", "row_id", "row_case", "row_categories", "row_organisation")
-        consent_rows = (
-            consents_in_force.order_by()
-            .annotate(
-                k=models.Value("c", output_field=models.CharField()),
-                row_id=models.F("pk"),
-                row_case=models.F("case_id"),
-                row_categories=models.F("categories"),
-                row_organisation=models.F("recipients"),
-            )
-            .values_list(*row)
-        )
-        basis_rows = (
-            LegalBasis.objects.filter(legal_basis_in_force(now), case_id__in=member_case_ids)
-            .order_by()
-            .annotate(
-                k=models.Value("b", output_field=models.CharField()),
-                row_id=models.F("pk"),
-                row_case=models.F("case_id"),
-                row_categories=models.F("categories"),
-                row_organisation=models.F("organisation_id"),
-            )
-            .values_list(*row)
-        )
-        for k, consent_id, case_id, categories, organisation_id in consent_rows.union(
-            basis_rows, all=True
+        for k, consent_id, case_id, categories, organisation_id in _CONSENTS_AND_BASES.rows(
+            case_ids=member_case_ids, now=now
         ):
             if k == "b":
                 facts[case_id].legal_bases.append(
