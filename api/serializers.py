@@ -254,7 +254,7 @@ class FamilyRoleSerializer(serializers.ModelSerializer):
 class MeSerializer(serializers.ModelSerializer):
     name = serializers.SerializerMethodField()
     memberships = MembershipSerializer(many=True, read_only=True, source="active_memberships")
-    families = FamilyRoleSerializer(many=True, read_only=True, source="family_memberships")
+    families = FamilyRoleSerializer(many=True, read_only=True, source="family_roles")
 
     class Meta:
         model = User
