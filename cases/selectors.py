@@ -83,8 +83,9 @@ def me_get(*, user: User) -> User:
     already (issue 19). Read afresh on every call, as plain lists (a prefetch costs more Python
     than the two queries)."""
     user.active_memberships = list(  # type: ignore[attr-defined]
-        OrganisationMembership.objects.filter(in_force(start=None), user_id=user.pk)
-        .select_related("organisation")
+        OrganisationMembership.objects.filter(in_force(start=None), user_id=user.pk).select_related(
+            "organisation"
+        )
     )
     user.family_roles = list(  # type: ignore[attr-defined]
         FamilyMember.objects.filter(user_id=user.pk).only("id", "family_id", "role")
