@@ -157,13 +157,19 @@ class PreparedQuery:
         key = self._key(connection, values)
         if key is None:
             return None
-        if key not in self._shapes:
-            with self._lock:
-                if key not in self._shapes:
-                    if len(self._shapes) >= MAX_SHAPES:
-                        self._shapes.clear()
-                    self._shapes[key] = self._prepare(values, connection)
-        return self._shapes[key]
+        # One read each time: another thread may clear the dict between a test and a read.
+        try:
+            return self._shapes[key]
+        except KeyError:
+            pass
+        with self._lock:
+            try:
+                return self._shapes[key]
+            except KeyError:
+                if len(self._shapes) >= MAX_SHAPES:
+                    self._shapes.clear()
+                shape = self._shapes[key] = self._prepare(values, connection)
+                return shape
 
     def rows(self, **values: Value) -> Sequence[tuple]:
         shape = self.shape_for(**values)

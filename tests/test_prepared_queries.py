@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cases.models import Case, Organisation, User
 from consent import policy
-from koordinointi.prepared import PreparedQuery
+from koordinointi.prepared import MAX_SHAPES, PreparedQuery
 
 from .conftest import PERSONAS
 
@@ -119,6 +119,21 @@ def test_a_new_length_of_list_is_a_new_shape(demo_world):
         ids = tuple(u.pk for u in users[:size])
         assert sorted(query.rows(ids=ids)) == sorted((u.username,) for u in users[:size])
     assert len(query._shapes) == 3
+
+
+def test_the_kept_shapes_are_bounded_and_still_give_the_rows(demo_world):
+    """More shapes than MAX_SHAPES: the kept ones are dropped and prepared again, and every call
+    still gives the queryset's rows."""
+
+    def build(*, ids):
+        return User.objects.filter(pk__in=ids).values_list("username", flat=False)
+
+    query = PreparedQuery(build)
+    user = User.objects.order_by("username").first()
+    for size in range(1, MAX_SHAPES + 6):
+        assert list(query.rows(ids=(user.pk,) * size)) == [(user.username,)]
+        assert 1 <= len(query._shapes) <= MAX_SHAPES
+    assert len(query._shapes) < MAX_SHAPES  # cleared once, and filled again since
 
 
 def test_dates_are_rendered_as_the_field_renders_them(demo_world):
