@@ -460,7 +460,9 @@ def load_facts(cases: list[Case], *, user=None, now=None) -> dict:
             case_ids=case_ids, family_ids=family_ids, now=now, user_id=user.pk
         )
     else:
-        responsible = tuple(dict.fromkeys(case.responsible_worker_id for case in cases))
+        responsible = tuple(
+            dict.fromkeys(c.responsible_worker_id for c in cases if c.responsible_worker_id)
+        )
         standing = _STANDING.rows(
             case_ids=case_ids, family_ids=family_ids, now=now, responsible_ids=responsible
         )

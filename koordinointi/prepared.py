@@ -13,8 +13,9 @@ Django itself would apply.
 The map is found, not declared: the shape is compiled with fresh sentinel values (random UUIDs,
 a datetime in 1901), and every parameter is matched to the sentinel it renders. Then the shape
 is compiled a second time with other sentinels, and the map is kept only if it reproduces that
-compilation exactly, SQL and every parameter; otherwise (a value the map cannot follow, such as
-an empty list or a None that changes the SQL) that shape always takes the queryset's own path.
+compilation exactly, SQL and every parameter; otherwise (a value the map cannot follow) that
+shape always takes the queryset's own path. A call with an empty or long list, or a None among
+its values (no sentinel stands for it, and an IN leaves it out), runs the queryset itself.
 So the rows are those of the queryset, or the queryset is run: never a wrong row.
 """
 
@@ -117,8 +118,11 @@ class PreparedQuery:
         key: list = [connection.alias, connection.vendor]
         for name in sorted(values):
             value = values[name]
+            # A None has no sentinel and changes the SQL (an IN leaves it out): run the queryset.
+            if value is None:
+                return None
             if isinstance(value, tuple):
-                if not value or len(value) > MAX_LIST:
+                if not value or len(value) > MAX_LIST or None in value:
                     return None
                 key.append((name, len(value)))
             else:

@@ -136,6 +136,23 @@ def test_the_kept_shapes_are_bounded_and_still_give_the_rows(demo_world):
     assert len(query._shapes) < MAX_SHAPES  # cleared once, and filled again since
 
 
+def test_a_none_among_the_values_runs_the_queryset(demo_world):
+    """A case without a responsible worker gives a None among the ids (the guardian-table sync
+    of all users): there is no sentinel for None, so that call runs the queryset itself."""
+    cases = list(Case.objects.order_by("pk"))
+    values = standing_values(
+        cases, timezone.now(), responsible_ids=(None, cases[0].responsible_worker_id)
+    )
+    assert policy._STANDING.shape_for(**values) is None
+    assert sorted(policy._STANDING.rows(**values), key=repr) == sorted(
+        policy._STANDING.build(**values), key=repr
+    )
+    case = cases[0]
+    case.responsible_worker = None
+    facts = policy.load_facts([case])  # every user's facts, as the sync reads them
+    assert facts[case.pk].case is case
+
+
 def test_dates_are_rendered_as_the_field_renders_them(demo_world):
     """A datetime compared with a date column is rendered as a date, and still followed."""
 
