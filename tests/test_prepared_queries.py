@@ -147,10 +147,16 @@ def test_a_none_among_the_values_runs_the_queryset(demo_world):
     assert sorted(policy._STANDING.rows(**values), key=repr) == sorted(
         policy._STANDING.build(**values), key=repr
     )
-    case = cases[0]
+    # Every user's facts, as the sync reads them: the same members, guardians and consents
+    # with the responsible worker gone as with them in place.
+    with_worker = policy.load_facts(cases)
+    case = next(c for c in cases if with_worker[c.pk].members and with_worker[c.pk].guardians)
+    case = Case.objects.get(pk=case.pk)
     case.responsible_worker = None
-    facts = policy.load_facts([case])  # every user's facts, as the sync reads them
-    assert facts[case.pk].case is case
+    without = policy.load_facts([case])[case.pk]
+    assert without.members == with_worker[case.pk].members
+    assert without.guardians == with_worker[case.pk].guardians
+    assert without.consents == with_worker[case.pk].consents
 
 
 def test_dates_are_rendered_as_the_field_renders_them(demo_world):
